@@ -1,0 +1,40 @@
+using Chat.AppHost;
+using Chat.AppHost.Infrastructure;
+
+var builder = DistributedApplication.CreateBuilder(args);
+
+// Infrastructure: containers where a runtime answers, else the machine's own PostgreSQL and Redis (see README).
+var infrastructure = builder.AddChatInfrastructure();
+var chatdb = infrastructure.Database;
+var cache = infrastructure.Cache;
+
+// The schema must exist before anything reads it: the API and streaming tier wait for the worker to finish.
+var migrations = builder.AddProject<Projects.Chat_MigrationService>("migrations")
+    .WithReference(chatdb)
+    .WaitFor(chatdb);
+
+var api = builder.AddProject<Projects.Chat_Api>("chat-api")
+    .WithReference(chatdb)
+    .WithReference(cache)
+    .WaitFor(cache)
+    .WaitForCompletion(migrations)
+    .WithHttpHealthCheck("/health");
+
+var streaming = builder.AddProject<Projects.Chat_Streaming>("chat-streaming")
+    .WithReference(cache)
+    .WithReference(api)
+    .WaitFor(cache)
+    .WaitForCompletion(migrations)
+    .WithHttpHealthCheck("/health");
+
+var gateway = builder.AddProject<Projects.Chat_Gateway>("gateway")
+    .WithReference(api)
+    .WithReference(streaming)
+    .WaitFor(api)
+    .WaitFor(streaming)
+    .WithExternalHttpEndpoints()
+    .WithHttpHealthCheck("/health");
+
+builder.AnnounceWhenReady(gateway);
+
+builder.Build().Run();

@@ -1,0 +1,35 @@
+using Chat.Data;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Microsoft.Extensions.Hosting;
+
+public static class DataExtensions
+{
+    /// <summary>The Aspire resource (and connection string) name of the chat database.</summary>
+    public const string ConnectionName = "chatdb";
+
+    /// <summary>
+    /// Registers <see cref="ChatDbContext"/> on the <c>chatdb</c> connection with Aspire's Npgsql enrichment
+    /// (retries, tracing, metrics) and a <c>database</c> health check. Not pooled: each context carries the
+    /// request's <see cref="IDataScope"/>, which the query filters read.
+    /// </summary>
+    public static TBuilder AddChatDatabase<TBuilder>(this TBuilder builder, string? migrationsAssembly = null)
+        where TBuilder : IHostApplicationBuilder
+    {
+        var connectionString = builder.Configuration.GetConnectionString(ConnectionName)
+            ?? throw new InvalidOperationException($"Connection string '{ConnectionName}' is missing. Run the service through Chat.AppHost, or set ConnectionStrings__{ConnectionName}.");
+
+        builder.Services.AddDbContext<ChatDbContext>(options => options.UseNpgsql(connectionString, npgsql =>
+        {
+            if (migrationsAssembly is not null)
+            {
+                npgsql.MigrationsAssembly(migrationsAssembly);
+            }
+        }));
+        builder.EnrichNpgsqlDbContext<ChatDbContext>(settings => settings.DisableHealthChecks = true);
+        builder.Services.AddHealthChecks().AddDbContextCheck<ChatDbContext>(ServiceDefaultsExtensions.DatabaseCheck);
+        return builder;
+    }
+}

@@ -1,0 +1,9 @@
+namespace Chat.Data;
+
+/// <summary>Column sizes, shared by the schema and the API's validation.</summary>
+public static class Limits
+{
+    public const int IdentifierLength = 128;
+    public const int TitleLength = 200;
+    public const int ModelLength = 100;
+}
