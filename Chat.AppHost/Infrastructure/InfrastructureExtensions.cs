@@ -24,19 +24,23 @@ public static class InfrastructureExtensions
         // A manifest describes what to deploy, never this machine: always the container resources.
         if (builder.ExecutionContext.IsPublishMode)
         {
-            return AddContainers(builder);
+            return AddContainers(builder, options);
         }
 
         var decision = new InfrastructureProbe(options).Decide();
         Console.WriteLine($"Chat infrastructure: {decision.Mode} ({decision.Reason}).");
         return decision.Mode == InfrastructureMode.Containers
-            ? AddContainers(builder)
+            ? AddContainers(builder, options)
             : AddLocal(builder, options, decision.Binaries!);
     }
 
-    private static ChatInfrastructure AddContainers(IDistributedApplicationBuilder builder)
+    private static ChatInfrastructure AddContainers(IDistributedApplicationBuilder builder, InfrastructureOptions options)
     {
-        var postgres = builder.AddPostgres(PostgresName).WithDataVolume("chat-postgres-data");
+        var postgres = builder.AddPostgres(PostgresName);
+        if (!options.Ephemeral)
+        {
+            postgres.WithDataVolume("chat-postgres-data");
+        }
         var database = postgres.AddDatabase(DatabaseName);
         var cache = builder.AddRedis(CacheName);
         return new ChatInfrastructure(InfrastructureMode.Containers, database, cache);

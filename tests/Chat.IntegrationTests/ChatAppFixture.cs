@@ -1,0 +1,74 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Chat.IntegrationTests;
+
+/// <summary>
+/// Starts the real app host once for a test collection: PostgreSQL, Redis (throw-away data), the migration worker,
+/// the API, two streaming replicas and the gateway. Every wait is bounded.
+/// </summary>
+public sealed class ChatAppFixture : IAsyncLifetime
+{
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(4);
+    public static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(60);
+
+    public DistributedApplication App { get; private set; } = null!;
+
+    public ResourceNotificationService Notifications => App.Services.GetRequiredService<ResourceNotificationService>();
+
+    /// <summary>The gateway: the one front door every client uses.</summary>
+    public HttpClient Gateway { get; private set; } = null!;
+
+    public Uri GatewayUri => Gateway.BaseAddress!;
+
+    public string[] ExtraArgs { get; init; } = [];
+
+    public async Task InitializeAsync()
+    {
+        using var cts = new CancellationTokenSource(StartTimeout);
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Chat_AppHost>(
+            ["--Infrastructure:Ephemeral=true", .. ExtraArgs], cts.Token);
+        builder.Services.AddLogging(logging =>
+        {
+            logging.SetMinimumLevel(LogLevel.Information);
+            logging.AddFilter("Aspire.Hosting.Dcp", LogLevel.Warning);
+            logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+            logging.AddSimpleConsole();
+        });
+
+        App = await builder.BuildAsync(cts.Token);
+        await App.StartAsync(cts.Token);
+
+        await Notifications.WaitForResourceAsync("migrations", KnownResourceStates.Finished, cts.Token);
+        foreach (var name in new[] { "chat-api", "chat-streaming", "gateway" })
+        {
+            await Notifications.WaitForResourceHealthyAsync(name, cts.Token);
+        }
+
+        Gateway = App.CreateHttpClient("gateway", "http");
+        Gateway.Timeout = StepTimeout;
+    }
+
+    public async Task<string> ConnectionStringAsync(string resource)
+    {
+        using var cts = new CancellationTokenSource(StepTimeout);
+        return await App.GetConnectionStringAsync(resource, cts.Token)
+            ?? throw new InvalidOperationException($"No connection string for {resource}.");
+    }
+
+    public async Task DisposeAsync()
+    {
+        Gateway?.Dispose();
+        if (App is not null)
+        {
+            await App.StopAsync().WaitAsync(StepTimeout);
+            await App.DisposeAsync().AsTask().WaitAsync(StepTimeout);
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ChatAppCollection : ICollectionFixture<ChatAppFixture>
+{
+    public const string Name = "chat-app";
+}
