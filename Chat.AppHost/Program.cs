@@ -8,6 +8,10 @@ var infrastructure = builder.AddChatInfrastructure();
 var chatdb = infrastructure.Database;
 var cache = infrastructure.Cache;
 
+// Tokens come from an external auth service in production; in development and tests these parameters give every
+// service the same symmetric key (generated per run unless Parameters:jwt-signing-key is set).
+var jwt = builder.AddChatJwtParameters();
+
 // The schema must exist before anything reads it: the API and streaming tier wait for the worker to finish.
 var migrations = builder.AddProject<Projects.Chat_MigrationService>("migrations")
     .WithReference(chatdb)
@@ -18,6 +22,7 @@ var api = builder.AddProject<Projects.Chat_Api>("chat-api")
     .WithReference(cache)
     .WaitFor(cache)
     .WaitForCompletion(migrations)
+    .WithChatJwt(jwt)
     .WithHttpHealthCheck("/health");
 
 var streaming = builder.AddProject<Projects.Chat_Streaming>("chat-streaming")
@@ -25,6 +30,7 @@ var streaming = builder.AddProject<Projects.Chat_Streaming>("chat-streaming")
     .WithReference(api)
     .WaitFor(cache)
     .WaitForCompletion(migrations)
+    .WithChatJwt(jwt)
     .WithHttpHealthCheck("/health");
 
 var gateway = builder.AddProject<Projects.Chat_Gateway>("gateway")
@@ -33,6 +39,7 @@ var gateway = builder.AddProject<Projects.Chat_Gateway>("gateway")
     .WaitFor(api)
     .WaitFor(streaming)
     .WithExternalHttpEndpoints()
+    .WithChatJwt(jwt)
     .WithHttpHealthCheck("/health");
 
 builder.AnnounceWhenReady(gateway);

@@ -1,0 +1,84 @@
+using System.Text;
+using Chat.ServiceDefaults.Authentication;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Microsoft.Extensions.Hosting;
+
+public static class AuthenticationExtensions
+{
+    /// <summary>
+    /// JWT bearer authentication from <see cref="ChatJwtOptions"/> and one authorization policy per scope
+    /// (<see cref="ChatScopes.Read"/>, <see cref="ChatScopes.Write"/>), each also requiring <c>sub</c> and <c>tenant_id</c>.
+    /// With <paramref name="allowQueryStringToken"/>, a token may come as <c>?access_token=</c> (browsers cannot set
+    /// headers on a WebSocket).
+    /// </summary>
+    public static TBuilder AddChatAuthentication<TBuilder>(this TBuilder builder, bool allowQueryStringToken = false)
+        where TBuilder : IHostApplicationBuilder
+    {
+        builder.Services.AddOptions<ChatJwtOptions>()
+            .BindConfiguration(ChatJwtOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
+        builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+            .Configure<IOptions<ChatJwtOptions>>((bearer, chat) => Configure(bearer, chat.Value, allowQueryStringToken));
+
+        builder.Services.AddAuthorizationBuilder()
+            .AddPolicy(ChatScopes.Read, p => p.RequireAuthenticatedUser().RequireAssertion(ctx => HasScope(ctx, ChatScopes.Read)))
+            .AddPolicy(ChatScopes.Write, p => p.RequireAuthenticatedUser().RequireAssertion(ctx => HasScope(ctx, ChatScopes.Write)));
+        return builder;
+    }
+
+    private static bool HasScope(AuthorizationHandlerContext context, string scope) =>
+        ChatUser.TryFrom(context.User, out var user) && user.HasScope(scope);
+
+    private static void Configure(JwtBearerOptions bearer, ChatJwtOptions chat, bool allowQueryStringToken)
+    {
+        bearer.MapInboundClaims = false;
+        bearer.Audience = chat.Audience;
+        bearer.TokenValidationParameters.ValidAudience = chat.Audience;
+        bearer.TokenValidationParameters.ValidateAudience = true;
+        bearer.TokenValidationParameters.ValidateLifetime = true;
+        bearer.TokenValidationParameters.RequireExpirationTime = true;
+        bearer.TokenValidationParameters.ClockSkew = chat.ClockSkew;
+        bearer.TokenValidationParameters.NameClaimType = ChatUser.SubjectClaim;
+
+        if (!string.IsNullOrWhiteSpace(chat.Authority))
+        {
+            bearer.Authority = chat.Authority;
+            bearer.MetadataAddress = chat.MetadataAddress ?? bearer.MetadataAddress;
+            bearer.RequireHttpsMetadata = chat.Authority.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+            if (!string.IsNullOrWhiteSpace(chat.Issuer))
+            {
+                bearer.TokenValidationParameters.ValidIssuer = chat.Issuer;
+            }
+        }
+        else
+        {
+            bearer.TokenValidationParameters.ValidIssuer = chat.Issuer;
+            bearer.TokenValidationParameters.ValidateIssuer = !string.IsNullOrWhiteSpace(chat.Issuer);
+            bearer.TokenValidationParameters.IssuerSigningKey = new SymmetricSecurityKey(Encoding.UTF8.GetBytes(chat.SigningKey!));
+            bearer.TokenValidationParameters.ValidAlgorithms = [SecurityAlgorithms.HmacSha256];
+        }
+
+        if (allowQueryStringToken)
+        {
+            bearer.Events = new JwtBearerEvents
+            {
+                OnMessageReceived = ctx =>
+                {
+                    if (string.IsNullOrEmpty(ctx.Token) && ctx.Request.Query.TryGetValue("access_token", out var token))
+                    {
+                        ctx.Token = token;
+                    }
+                    return Task.CompletedTask;
+                },
+            };
+        }
+    }
+}
