@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -22,6 +23,19 @@ internal static partial class AppHostExtensions
             builder.AddParameter("jwt-issuer"),
             builder.AddParameter("jwt-audience"),
             builder.AddParameter("jwt-signing-key", new GenerateParameterDefault { MinLength = 48, Special = false }, secret: true));
+    }
+
+    /// <summary>Passes the app host's <c>Gateway:*</c> settings (CORS origins, limits) to the gateway as environment.</summary>
+    public static IResourceBuilder<ProjectResource> WithGatewaySettings(this IResourceBuilder<ProjectResource> gateway, IConfiguration configuration)
+    {
+        foreach (var (key, value) in configuration.GetSection("Gateway").AsEnumerable(makePathsRelative: false))
+        {
+            if (value is not null)
+            {
+                gateway.WithEnvironment(key.Replace(":", "__", StringComparison.Ordinal), value);
+            }
+        }
+        return gateway;
     }
 
     public static IResourceBuilder<T> WithChatJwt<T>(this IResourceBuilder<T> resource, JwtParameters jwt)

@@ -50,6 +50,7 @@ var gateway = builder.AddProject<Projects.Chat_Gateway>("gateway")
     .WaitFor(streaming)
     .WithExternalHttpEndpoints()
     .WithChatJwt(jwt)
+    .WithGatewaySettings(builder.Configuration)
     .WithHttpHealthCheck("/health");
 
 builder.AnnounceWhenReady(gateway);
