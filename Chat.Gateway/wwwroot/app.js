@@ -30,7 +30,7 @@ function claims(token) {
 }
 
 function showSignIn(message = "") {
-  $("app").hidden = true; $("sign-in").hidden = false; $("sign-out").hidden = true;
+  $("app").hidden = true; $("sign-in").hidden = false; $("sign-out").hidden = true; $("model-picker").hidden = true;
   $("who").textContent = ""; $("sign-in-error").textContent = message;
 }
 
@@ -39,7 +39,7 @@ async function signedIn(token) {
   sessionStorage.setItem(TOKEN_KEY, token);
   const c = claims(token);
   $("who").textContent = `${c.sub ?? "?"} @ ${c.tenant_id ?? "?"}`;
-  $("sign-in").hidden = true; $("app").hidden = false; $("sign-out").hidden = false;
+  $("sign-in").hidden = true; $("app").hidden = false; $("sign-out").hidden = false; $("model-picker").hidden = false;
   socket.connect();
   await Promise.all([loadModels(), reloadConversations()]);
   const fromHash = /^#\/c\/([0-9a-f-]{36})$/.exec(location.hash);
