@@ -189,6 +189,14 @@ public static class ConversationsApi
         {
             errors["systemPrompt"] = [$"systemPrompt may be at most {Limits.SystemPromptLength} characters."];
         }
+        foreach (var (field, value) in new[] { ("title", title), ("model", model), ("provider", provider), ("systemPrompt", systemPrompt) })
+        {
+            if (value is not null && value.Contains('\0', StringComparison.Ordinal))
+            {
+                // PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+                errors.TryAdd(field, [$"{field} must not contain NUL characters."]);
+            }
+        }
         return errors.Count > 0 ? errors : null;
     }
 

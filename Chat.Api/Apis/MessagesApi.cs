@@ -90,7 +90,12 @@ public static class MessagesApi
         {
             return ApiProblems.Validation("content", "content is required.");
         }
-        if (request.ClientMessageId is { } clientId && (clientId.Length is 0 or > Limits.IdentifierLength))
+        if (request.Content.Contains('\0', StringComparison.Ordinal))
+        {
+            // PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+            return ApiProblems.Validation("content", "content must not contain NUL characters.");
+        }
+        if (request.ClientMessageId is { } clientId && (clientId.Length is 0 or > Limits.IdentifierLength || clientId.Contains('\0', StringComparison.Ordinal)))
         {
             return ApiProblems.Validation("clientMessageId", $"clientMessageId must be 1 to {Limits.IdentifierLength} characters.");
         }

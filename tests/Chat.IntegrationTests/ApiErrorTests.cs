@@ -37,6 +37,19 @@ public sealed class ApiErrorTests(ChatAppFixture fixture)
     }
 
     [Fact]
+    public async Task NulCharactersAreRefusedAsValidationNotDatabaseErrors()
+    {
+        using (var create = await _client.SendAsync(HttpMethod.Post, "/api/v1/conversations", "{\"title\":\"a\\u0000b\"}"))
+        {
+            await ApiTestClient.AssertProblemAsync(create, HttpStatusCode.BadRequest, "validation_failed");
+        }
+        var id = ApiTestClient.Id(await _client.CreateConversationAsync());
+        using var post = await _client.SendAsync(HttpMethod.Post, $"/api/v1/conversations/{id}/messages", "{\"content\":\"a\\u0000b\"}");
+        var problem = await ApiTestClient.AssertProblemAsync(post, HttpStatusCode.BadRequest, "validation_failed");
+        Assert.True(problem.GetProperty("errors").TryGetProperty("content", out _));
+    }
+
+    [Fact]
     public async Task UnknownRouteReturnsNotFoundProblem()
     {
         using var response = await _client.SendAsync(HttpMethod.Get, "/api/v1/nothing-here");
