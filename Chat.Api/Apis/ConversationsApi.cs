@@ -18,23 +18,32 @@ public static class ConversationsApi
 
     public static IEndpointRouteBuilder MapConversationsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup($"{Prefix}/conversations").WithTags("Conversations");
+        var api = app.MapGroup($"{Prefix}/conversations").WithTags("Conversations")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden);
 
         api.MapPost("/", CreateConversation).RequireAuthorization(ChatScopes.Write)
             .WithName(nameof(CreateConversation)).WithSummary("Create a conversation");
         api.MapGet("/", ListConversations).RequireAuthorization(ChatScopes.Read)
             .WithName(nameof(ListConversations)).WithSummary("List conversations by most recent activity (keyset pages)");
         api.MapGet("/{id:guid}", GetConversation).RequireAuthorization(ChatScopes.Read)
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .WithName(nameof(GetConversation)).WithSummary("Get a conversation; the ETag is its version");
         api.MapPatch("/{id:guid}", UpdateConversation).RequireAuthorization(ChatScopes.Write)
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status412PreconditionFailed)
             .WithName(nameof(UpdateConversation)).WithSummary("Update title, system prompt, model or provider (If-Match for optimistic concurrency)");
         api.MapPost("/{id:guid}/archive", ArchiveConversation).RequireAuthorization(ChatScopes.Write)
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .WithName(nameof(ArchiveConversation)).WithSummary("Archive a conversation");
         api.MapPost("/{id:guid}/unarchive", UnarchiveConversation).RequireAuthorization(ChatScopes.Write)
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .WithName(nameof(UnarchiveConversation)).WithSummary("Unarchive a conversation");
         api.MapDelete("/{id:guid}", DeleteConversation).RequireAuthorization(ChatScopes.Write)
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .WithName(nameof(DeleteConversation)).WithSummary("Soft-delete a conversation (restorable within the retention period)");
         api.MapPost("/{id:guid}/restore", RestoreConversation).RequireAuthorization(ChatScopes.Write)
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .WithName(nameof(RestoreConversation)).WithSummary("Restore a soft-deleted conversation within the retention period");
 
         return app;

@@ -18,13 +18,18 @@ public static class MessagesApi
 
     public static IEndpointRouteBuilder MapMessagesApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup($"{ConversationsApi.Prefix}/conversations/{{id:guid}}/messages").WithTags("Messages");
+        var api = app.MapGroup($"{ConversationsApi.Prefix}/conversations/{{id:guid}}/messages").WithTags("Messages")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
         api.MapGet("/", ListMessages).RequireAuthorization(ChatScopes.Read)
             .WithName(nameof(ListMessages)).WithSummary("Page through a conversation's messages in order (keyset: before/after)");
         api.MapGet("/{messageId:guid}", GetMessage).RequireAuthorization(ChatScopes.Read)
             .WithName(nameof(GetMessage)).WithSummary("Get one message");
         api.MapPost("/", PostMessage).RequireAuthorization(ChatScopes.Write)
+            .ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .WithName(nameof(PostMessage)).WithSummary("Post the user's message (idempotent by clientMessageId)");
 
         return app;

@@ -1,4 +1,5 @@
 using Chat.Data.Entities;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Chat.Api.Contracts;
 
@@ -34,4 +35,10 @@ public sealed record ConversationResponse(
 public sealed record ConversationPage(IReadOnlyList<ConversationResponse> Items, string? NextCursor);
 
 /// <summary>Query of <c>GET /api/v1/conversations</c>.</summary>
-public sealed record ListConversationsQuery(int? Limit, string? Cursor, string? Status);
+/// <param name="Limit">1–100, default 20.</param>
+/// <param name="Cursor">The <c>nextCursor</c> of the previous page; opaque.</param>
+/// <param name="Status"><c>active</c> (default) or <c>archived</c>.</param>
+public sealed record ListConversationsQuery(
+    [property: FromQuery(Name = "limit")] int? Limit,
+    [property: FromQuery(Name = "cursor")] string? Cursor,
+    [property: FromQuery(Name = "status")] string? Status);

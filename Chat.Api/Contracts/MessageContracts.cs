@@ -1,4 +1,5 @@
 using Chat.Data.Entities;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Chat.Api.Contracts;
 
@@ -48,4 +49,10 @@ public sealed record GenerationResponse(Guid Id, string Status, Guid? AssistantM
 public sealed record MessagePage(IReadOnlyList<MessageResponse> Items, string? NextCursor);
 
 /// <summary>Query of <c>GET /api/v1/conversations/{id}/messages</c>.</summary>
-public sealed record ListMessagesQuery(int? Limit, string? Before, string? After);
+/// <param name="Limit">1–100, default 50.</param>
+/// <param name="Before">A cursor: read the page just before it (still returned oldest first).</param>
+/// <param name="After">A cursor: read the page just after it.</param>
+public sealed record ListMessagesQuery(
+    [property: FromQuery(Name = "limit")] int? Limit,
+    [property: FromQuery(Name = "before")] string? Before,
+    [property: FromQuery(Name = "after")] string? After);

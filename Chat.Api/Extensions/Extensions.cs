@@ -51,7 +51,7 @@ public static class Extensions
         });
         services.AddExceptionHandler<ApiExceptionHandler>();
 
-        services.AddOpenApi();
+        services.AddOpenApi(o => o.AddDocumentTransformer<BearerSecuritySchemeTransformer>());
         return builder;
     }
 

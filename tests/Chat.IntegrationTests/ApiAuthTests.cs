@@ -126,6 +126,7 @@ public sealed class ApiAuthTests(ChatAppFixture fixture)
         using var api = fixture.App.CreateHttpClient("chat-api", "http");
         using var cts = new CancellationTokenSource(ChatAppFixture.StepTimeout);
         var document = await api.GetFromJsonAsync<JsonElement>("/openapi/v1.json", cts.Token);
+        await File.WriteAllTextAsync(Path.Combine(AppContext.BaseDirectory, "openapi-v1.json"), document.ToString(), cts.Token);
         var paths = document.GetProperty("paths");
         Assert.True(paths.TryGetProperty("/api/v1/conversations", out _));
         Assert.True(paths.TryGetProperty("/api/v1/conversations/{id}/messages", out _));
