@@ -43,7 +43,7 @@ export class Api {
 
   listConversations({ status = "active", cursor = null, limit = 20 } = {}) {
     const q = new URLSearchParams({ limit: String(limit) });
-    if (status === "deleted") q.set("deleted", "true"); else q.set("status", status);
+    q.set("status", status);
     if (cursor) q.set("cursor", cursor);
     return this.request("GET", `/api/v1/conversations?${q}`);
   }
@@ -59,8 +59,9 @@ export class Api {
   restore(id) { return this.request("POST", `/api/v1/conversations/${id}/restore`); }
 
   listMessages(id, { before = null, limit = 30 } = {}) {
+    // First the newest page (latest=true), then older pages through the returned cursor.
     const q = new URLSearchParams({ limit: String(limit) });
-    if (before) q.set("before", before);
+    if (before) q.set("before", before); else q.set("latest", "true");
     return this.request("GET", `/api/v1/conversations/${id}/messages?${q}`);
   }
 

@@ -179,8 +179,8 @@ async function loadOlderMessages(scrollToEnd = false) {
     const anchor = $("history-sentinel").nextSibling;
     const previousHeight = container.scrollHeight;
     for (const m of ordered) container.insertBefore(messageElement(m), anchor);
-    if (ordered.length) state.historyCursor = cursorOf(page) ?? ordered[0].id;
-    state.historyDone = !cursorOf(page) && (page?.hasMore === false || items.length === 0 || !("nextCursor" in (page ?? {})));
+    state.historyCursor = cursorOf(page);
+    state.historyDone = !state.historyCursor;
     if (scrollToEnd) container.scrollTop = container.scrollHeight;
     else container.scrollTop += container.scrollHeight - previousHeight;
   } catch (err) { showError(err); }
