@@ -23,6 +23,7 @@ var api = builder.AddProject<Projects.Chat_Api>("chat-api")
     .WaitFor(cache)
     .WaitForCompletion(migrations)
     .WithChatJwt(jwt)
+    .WithApiSettings(builder.Configuration)
     .WithHttpHealthCheck("/health");
 
 var streaming = builder.AddProject<Projects.Chat_Streaming>("chat-streaming")

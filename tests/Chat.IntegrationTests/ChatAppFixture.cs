@@ -23,11 +23,12 @@ public sealed class ChatAppFixture : IAsyncLifetime
 
     public string[] ExtraArgs { get; init; } = [];
 
+    // --Conversations:PurgeInterval: the app host passes it to chat-api, whose retention purge then runs every 2 s.
     public async Task InitializeAsync()
     {
         using var cts = new CancellationTokenSource(StartTimeout);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Chat_AppHost>(
-            ["--Infrastructure:Ephemeral=true", $"--Parameters:jwt-signing-key={TestTokens.SigningKey}", .. ExtraArgs], cts.Token);
+            ["--Infrastructure:Ephemeral=true", $"--Parameters:jwt-signing-key={TestTokens.SigningKey}", "--Conversations:PurgeInterval=00:00:02", .. ExtraArgs], cts.Token);
         builder.Services.AddLogging(logging =>
         {
             logging.SetMinimumLevel(LogLevel.Information);
