@@ -394,10 +394,12 @@ public sealed class ApiConversationTests(ChatAppFixture fixture)
     }
 
     [Fact]
-    public async Task ListConversationsWithNonNumericLimitReturnsBadRequest()
+    public async Task ListConversationsWithNonNumericLimitReturnsValidationFailedForLimit()
     {
         using var response = await _client.SendAsync(HttpMethod.Get, "/api/v1/conversations?limit=abc");
-        await ApiTestClient.AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid_request");
+        var problem = await ApiTestClient.AssertProblemAsync(response, HttpStatusCode.BadRequest, "validation_failed");
+        Assert.True(problem.GetProperty("errors").TryGetProperty("limit", out _), problem.ToString());
+        Assert.DoesNotContain("abc", problem.ToString(), StringComparison.Ordinal);
     }
 
     [Theory]
