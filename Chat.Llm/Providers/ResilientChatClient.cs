@@ -53,6 +53,7 @@ internal sealed class ResilientChatClient(IChatClient inner, string providerName
             IAsyncEnumerator<ChatResponseUpdate>? updates = null;
             Exception? failure = null;
             var receivedAny = false;
+            var finished = false;
             try
             {
                 try
@@ -82,11 +83,20 @@ internal sealed class ResilientChatClient(IChatClient inner, string providerName
                     idle.CancelAfter(Timeout.InfiniteTimeSpan);
                     if (!more)
                     {
-                        yield break;
+                        if (finished)
+                        {
+                            yield break;
+                        }
+
+                        // Every provider ends a complete answer with a finish/stop reason; a stream that just stops
+                        // was cut (proxies and some SDKs turn a dropped connection into a quiet end of stream).
+                        failure = new LlmException(LlmErrorCodes.UpstreamUnavailable, "The model stream ended without a finish reason.", isTransient: true);
+                        break;
                     }
 
                     receivedAny = true;
                     var update = updates.Current;
+                    finished |= update.FinishReason is not null;
                     producedText |= !string.IsNullOrEmpty(update.Text);
                     yield return update;
                 }
