@@ -46,6 +46,7 @@ public sealed class GenerationRunner(
         var text = new StringBuilder();
         var attempts = new List<string>();
         long seq = 0;
+        long chunks = 0;
         int? ttft = null;
         FrameUsage? usage = null;
         string? finish = null;
@@ -64,7 +65,7 @@ public sealed class GenerationRunner(
             Provider = used.Provider,
             TimeToFirstTokenMs = ttft,
             DurationMs = (int)_time.GetElapsedTime(start).TotalMilliseconds,
-            ChunkCount = seq,
+            ChunkCount = chunks,
             ErrorCode = code,
             ErrorMessage = message,
             Attempts = attempts,
@@ -124,6 +125,7 @@ public sealed class GenerationRunner(
                         ttft ??= (int)_time.GetElapsedTime(start).TotalMilliseconds;
                         text.Append(delta);
                         seq++;
+                        chunks++;
                         await PublishAsync(Frame(FrameTypes.Chunk) with { Delta = delta });
                     }
 

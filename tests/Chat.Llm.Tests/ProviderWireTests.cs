@@ -29,9 +29,11 @@ public sealed class ProviderWireTests : IAsyncLifetime
         return (string.Concat(updates.Select(u => u.Text)), updates);
     }
 
-    private static IChatClient Client(string type, Uri? endpoint, string? key = "test-key", string model = "gpt-4o-mini")
+    private static IChatClient Client(string type, Uri? endpoint, string? key = "test-key", string model = "gpt-4o-mini", string idle = "00:00:00.500")
     {
-        var registry = TestConfig.Registry(TestConfig.Fast().WithProvider("p", type, endpoint, key, model));
+        var config = TestConfig.Fast().WithProvider("p", type, endpoint, key, model);
+        config["Llm:Timeouts:Idle"] = idle;
+        var registry = TestConfig.Registry(config);
         var route = new ModelRouter(registry, Microsoft.Extensions.Options.Options.Create(TestConfig.Bind(TestConfig.Fast()))).Resolve(new RouteChoice(null, "p"));
         return registry.GetClient(route.Primary);
     }
@@ -90,7 +92,7 @@ public sealed class ProviderWireTests : IAsyncLifetime
     public async Task OpenAiStreamCutMidwayFailsWithoutRetryAfterText()
     {
         _upstream.Enqueue(new StreamReply(["Partial", " answer"], StreamEnd.Cut));
-        var client = Client(ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/"));
+        var client = Client(ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/"), idle: "00:00:05");
         var received = new List<string>();
 
         var error = await Assert.ThrowsAsync<LlmException>(async () =>
