@@ -8,13 +8,14 @@ using Chat.Llm.Tests.Infrastructure;
 using Chat.Messaging;
 using Chat.Messaging.Contracts;
 using StackExchange.Redis;
+using Xunit.Abstractions;
 
 namespace Chat.Llm.Tests;
 
 /// <summary>The generation runner end to end over a real redis-server: frames on pub/sub and in the replay stream,
 /// replay after a seq, cancel through the Redis channel, failures with partial text, fallback.</summary>
 [Collection(RedisCollection.Name)]
-public sealed class GenerationRunnerTests(RedisServerFixture redis) : IAsyncLifetime
+public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputHelper output) : IAsyncLifetime
 {
     private static readonly TimeSpan s_wait = TimeSpan.FromSeconds(20);
     private FakeUpstream _upstream = null!;
@@ -286,6 +287,66 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis) : IAsyncLife
         Assert.Contains("primary/gpt-4o-mini (upstream_rejected)", outcome.ErrorMessage);
         Assert.Contains("backup/llama3.2 (upstream_rejected)", outcome.ErrorMessage);
         Assert.Equal("", host.Store.For(job.GenerationId)[^1].Outcome!.Text);
+    }
+
+    [Fact]
+    public async Task CancelArrivingBeforeTheJobStartsIsApplied()
+    {
+        await using var host = await LlmHost.StartAsync(TestConfig.Fast(), redis.Redis);
+        var job = Job(host);
+        await host.Get<GenerationCancellation>().RequestCancelAsync(job.GenerationId);
+
+        var outcome = await RunAsync(host, job);
+
+        Assert.Equal(GenerationStatus.Cancelled, outcome.Status);
+        Assert.Equal(0, outcome.ChunkCount);
+    }
+
+    [Fact]
+    public async Task ShutdownEndsARunningGenerationAsFailedWithPartialText()
+    {
+        var config = TestConfig.Fast();
+        config["Llm:Local:TokensPerSecond"] = "20";
+        config["Llm:Local:MinReplyTokens"] = "400";
+        config["Llm:Local:MaxOutputTokens"] = "1000";
+        var host = await LlmHost.StartAsync(config, redis.Redis);
+        var job = Job(host);
+        await using var collector = await FrameCollector.StartAsync(redis.Redis, job.ConversationId);
+        var completion = await host.Get<GenerationQueue>().EnqueueAsync(job, CancellationToken.None);
+        await collector.FirstChunk;
+        var store = host.Store;
+
+        await host.DisposeAsync();
+        var outcome = await completion.WaitAsync(s_wait);
+
+        Assert.Equal(GenerationStatus.Failed, outcome.Status);
+        Assert.Equal(LlmErrorCodes.ServerShutdown, outcome.ErrorCode);
+        Assert.False(string.IsNullOrEmpty(outcome.Text));
+        Assert.Equal("failed", store.For(job.GenerationId)[^1].Call);
+    }
+
+    /// <summary>Measurement: how fast one generation's frames go through Redis when the model is not the bottleneck.</summary>
+    [Fact]
+    public async Task RunnerPublishesThousandsOfChunksPerSecond()
+    {
+        var config = TestConfig.Fast();
+        config["Llm:Local:TokensPerSecond"] = "100000";
+        config["Llm:Local:MinReplyTokens"] = "5000";
+        config["Llm:Local:MaxOutputTokens"] = "6000";
+        await using var host = await LlmHost.StartAsync(config, redis.Redis);
+        await RunAsync(host, Job(host)); // warm-up
+        var job = Job(host);
+
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var outcome = await RunAsync(host, job);
+        sw.Stop();
+
+        Assert.Equal(GenerationStatus.Completed, outcome.Status);
+        Assert.True(outcome.ChunkCount >= 5000);
+        var rate = outcome.ChunkCount / sw.Elapsed.TotalSeconds;
+        output.WriteLine($"{outcome.ChunkCount} chunks in {sw.ElapsedMilliseconds} ms = {rate:0} frames/s (XADD+EXPIRE+PUBLISH each)");
+        Assert.True(rate > 1000, $"only {rate:0} frames/s");
+        Assert.Equal(outcome.ChunkCount + 2, await redis.Redis.GetDatabase().StreamLengthAsync(RedisKeys.GenerationStream(job.GenerationId)));
     }
 
     [Fact]
