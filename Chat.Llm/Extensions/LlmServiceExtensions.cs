@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Chat.Llm.Generation;
 using Chat.Llm.Options;
 using Chat.Llm.Providers;
@@ -32,7 +33,7 @@ public static class LlmServiceExtensions
         services.AddOptions<LlmOptions>()
             .BindConfiguration(LlmOptions.SectionName)
             .ValidateDataAnnotations()
-            .Validate(ValidateProviders, "Llm:Providers: every provider needs a known Type, and every model a Name.")
+            .Validate(ValidateProviders, "Llm: every provider needs a known Type, every model a Name and MaxOutputTokens < ContextWindow, and Local/Retry/Generation/Timeouts values must be in range.")
             .ValidateOnStart();
 
         services.TryAddSingleton(TimeProvider.System);
@@ -54,6 +55,11 @@ public static class LlmServiceExtensions
     private static bool ValidateProviders(LlmOptions options) =>
         options.Providers.Values.All(p =>
             ProviderTypes.All.Contains(p.Type.ToLowerInvariant())
-            && p.Models.All(m => !string.IsNullOrWhiteSpace(m.Name) && m.MaxOutputTokens < m.ContextWindow))
+            && p.Models.All(m => Valid(m) && m.MaxOutputTokens < m.ContextWindow))
+        && Valid(options.Local) && Valid(options.Retry) && Valid(options.Generation)
         && options.Timeouts.Total > TimeSpan.Zero && options.Timeouts.Idle > TimeSpan.Zero && options.Timeouts.FirstToken > TimeSpan.Zero;
+
+    // ValidateDataAnnotations does not descend into nested objects.
+    private static bool Valid(object value) =>
+        Validator.TryValidateObject(value, new ValidationContext(value), null, validateAllProperties: true);
 }

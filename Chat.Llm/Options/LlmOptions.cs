@@ -118,7 +118,7 @@ public sealed class RetryOptions
     [Range(0, 10)]
     public int MaxRetries { get; set; } = 2;
 
-    /// <summary>First back-off; doubles per retry (a 429's Retry-After is not awaited beyond <see cref="MaxDelay"/>).</summary>
+    /// <summary>First back-off; doubles per retry up to <see cref="MaxDelay"/> (a 429's Retry-After header is not read).</summary>
     public TimeSpan BaseDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 
     public TimeSpan MaxDelay { get; set; } = TimeSpan.FromSeconds(8);

@@ -97,3 +97,37 @@ public sealed class RoutingTests
         Assert.Equal(["fast"], models[1].Aliases);
     }
 }
+
+[Collection(RedisCollection.Name)]
+public sealed class OptionsValidationTests(RedisServerFixture redis)
+{
+    private async Task<Exception?> StartAsync(Dictionary<string, string?> config)
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new Microsoft.Extensions.Hosting.HostApplicationBuilderSettings { DisableDefaults = true });
+        Microsoft.Extensions.Configuration.MemoryConfigurationBuilderExtensions.AddInMemoryCollection(builder.Configuration, config);
+        Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton<Generation.IGenerationStore, RecordingStore>(builder.Services);
+        Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton(builder.Services, redis.Redis);
+        Microsoft.Extensions.Hosting.LlmServiceExtensions.AddChatLlm(builder);
+        using var host = builder.Build();
+        var error = await Record.ExceptionAsync(() => host.StartAsync());
+        return error;
+    }
+
+    [Fact]
+    public async Task UnknownProviderTypeFailsAtStart()
+    {
+        var config = TestConfig.Fast();
+        config["Llm:Providers:x:Type"] = "gemini";
+
+        Assert.IsType<Microsoft.Extensions.Options.OptionsValidationException>(await StartAsync(config));
+    }
+
+    [Fact]
+    public async Task OutOfRangeLocalPacingFailsAtStart()
+    {
+        var config = TestConfig.Fast();
+        config["Llm:Local:ChunkTokens"] = "0";
+
+        Assert.IsType<Microsoft.Extensions.Options.OptionsValidationException>(await StartAsync(config));
+    }
+}
