@@ -47,6 +47,7 @@ public sealed class GenerationRunner(
         var attempts = new List<string>();
         long seq = 0;
         long chunks = 0;
+        var startedPublished = false;
         int? ttft = null;
         FrameUsage? usage = null;
         string? finish = null;
@@ -89,6 +90,7 @@ public sealed class GenerationRunner(
             }
 
             await PublishAsync(Frame(FrameTypes.Started) with { Model = primary.Name, Provider = primary.Provider });
+            startedPublished = true;
             token.ThrowIfCancellationRequested();
 
             var succeeded = false;
@@ -168,19 +170,19 @@ public sealed class GenerationRunner(
             if (registration.CancelRequested)
             {
                 outcome = Outcome(GenerationStatus.Cancelled, "cancelled", "The generation was cancelled.");
-                await FinishSafelyAsync(job, Frame(FrameTypes.Cancelled) with { Model = used.Name, Provider = used.Provider }, store.CancelAsync, outcome);
+                await FinishSafelyAsync(job, startedPublished, Frame(FrameTypes.Cancelled) with { Model = used.Name, Provider = used.Provider }, store.CancelAsync, outcome);
             }
             else
             {
                 outcome = Outcome(GenerationStatus.Failed, LlmErrorCodes.ServerShutdown, "The server shut down during the generation.");
-                await FinishSafelyAsync(job, FailedFrame(Frame(FrameTypes.Failed), outcome), store.FailAsync, outcome);
+                await FinishSafelyAsync(job, startedPublished, FailedFrame(Frame(FrameTypes.Failed), outcome), store.FailAsync, outcome);
             }
         }
         catch (LlmException ex)
         {
             seq++;
             outcome = Outcome(GenerationStatus.Failed, ex.Code, ex.Message);
-            await FinishSafelyAsync(job, FailedFrame(Frame(FrameTypes.Failed), outcome), store.FailAsync, outcome);
+            await FinishSafelyAsync(job, startedPublished, FailedFrame(Frame(FrameTypes.Failed), outcome), store.FailAsync, outcome);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -188,7 +190,7 @@ public sealed class GenerationRunner(
             LlmLog.GenerationFailed(logger, ex, job.GenerationId, "internal_error");
             seq++;
             outcome = Outcome(GenerationStatus.Failed, "internal_error", "The generation failed.");
-            await FinishSafelyAsync(job, FailedFrame(Frame(FrameTypes.Failed), outcome), store.FailAsync, outcome);
+            await FinishSafelyAsync(job, startedPublished, FailedFrame(Frame(FrameTypes.Failed), outcome), store.FailAsync, outcome);
         }
 
         activity?.SetTag("chat.generation.status", outcome.Status.ToString().ToLowerInvariant());
@@ -207,10 +209,16 @@ public sealed class GenerationRunner(
         await call(outcome, timeout.Token);
     }
 
-    private async Task FinishSafelyAsync(GenerationJob job, GenerationFrame terminal, Func<GenerationOutcome, CancellationToken, Task> storeCall, GenerationOutcome outcome)
+    private async Task FinishSafelyAsync(GenerationJob job, bool startedPublished, GenerationFrame terminal, Func<GenerationOutcome, CancellationToken, Task> storeCall, GenerationOutcome outcome)
     {
         try
         {
+            if (!startedPublished)
+            {
+                // The store or Redis failed before seq 0 went out: keep the contract (0, then the terminal frame at 1).
+                await PublishAsync(terminal with { Type = FrameTypes.Started, Seq = 0, Code = null, Message = null });
+            }
+
             await PublishAsync(terminal);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)

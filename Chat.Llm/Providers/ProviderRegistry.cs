@@ -51,9 +51,16 @@ public sealed class ProviderRegistry : IDisposable
             _providers[ProviderTypes.Local] = new ProviderOptions { Type = ProviderTypes.Local };
         }
 
-        foreach (var (name, provider) in _providers)
+        foreach (var (name, provider) in _providers.ToList())
         {
-            foreach (var model in ModelsOf(provider))
+            var models = ModelsOf(provider).ToList();
+            if (models.Count == 0)
+            {
+                _providers.Remove(name); // e.g. ollama or openai-compatible with no model listed: nothing to route to
+                continue;
+            }
+
+            foreach (var model in models)
             {
                 _models.Add(new ModelDescriptor(
                     name, provider.Type.ToLowerInvariant(), model.Name, model.Aliases, model.ContextWindow, model.MaxOutputTokens,

@@ -44,7 +44,16 @@ public sealed class ModelRouter(ProviderRegistry registry, IOptions<LlmOptions> 
                 continue; // A fallback whose provider has no key configured is skipped, not an error.
             }
 
-            var model = Find(fb, null);
+            ModelDescriptor model;
+            try
+            {
+                model = Find(fb, null);
+            }
+            catch (LlmException)
+            {
+                continue; // A fallback naming a model its provider does not list is skipped too.
+            }
+
             if (!candidates.Contains(model))
             {
                 candidates.Add(model);

@@ -350,6 +350,23 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
     }
 
     [Fact]
+    public async Task StoreFailingAtStartStillEndsTheStreamAtSeqOne()
+    {
+        await using var host = await LlmHost.StartAsync(TestConfig.Fast(), redis.Redis);
+        host.Store.FailMarkStreaming = true;
+        var job = Job(host);
+
+        var outcome = await RunAsync(host, job);
+
+        Assert.Equal(GenerationStatus.Failed, outcome.Status);
+        Assert.Equal("internal_error", outcome.ErrorCode);
+        var frames = await host.Get<GenerationStreamReader>().ReadAfterAsync(job.GenerationId, -1);
+        Assert.Equal([FrameTypes.Started, FrameTypes.Failed], frames.Select(f => f.Type));
+        Assert.Equal([0L, 1L], frames.Select(f => f.Seq));
+        Assert.Equal("The generation failed.", frames[1].Message);
+    }
+
+    [Fact]
     public void FullQueueRefusesNewJobs()
     {
         var queue = new GenerationQueue(Microsoft.Extensions.Options.Options.Create(new LlmOptions { Generation = new GenerationOptions { QueueCapacity = 1 } }));

@@ -45,8 +45,16 @@ public sealed class RecordingStore : IGenerationStore
 {
     public ConcurrentQueue<(string Call, Guid GenerationId, GenerationOutcome? Outcome)> Calls { get; } = new();
 
+    /// <summary>Makes <see cref="MarkStreamingAsync"/> throw, as a database outage would.</summary>
+    public bool FailMarkStreaming { get; set; }
+
     public Task MarkStreamingAsync(GenerationJob job, CancellationToken cancellationToken)
     {
+        if (FailMarkStreaming)
+        {
+            throw new InvalidOperationException("database down");
+        }
+
         Calls.Enqueue(("streaming", job.GenerationId, null));
         return Task.CompletedTask;
     }
