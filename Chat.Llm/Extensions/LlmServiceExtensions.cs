@@ -39,6 +39,7 @@ public static class LlmServiceExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ProviderRegistry>();
         services.TryAddSingleton<ModelRouter>();
+        services.TryAddSingleton<GenerationPlanner>();
         services.TryAddSingleton<GenerationFramePublisher>();
         services.TryAddSingleton<GenerationStreamReader>();
         services.TryAddSingleton<GenerationCancellation>();

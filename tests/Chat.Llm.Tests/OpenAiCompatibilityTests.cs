@@ -1,7 +1,6 @@
 using System.ClientModel;
 using System.Net;
 using System.Text.Json;
-using Chat.Llm.Context;
 using Chat.Llm.Generation;
 using Chat.Llm.OpenAi;
 using Chat.Llm.Routing;
@@ -56,24 +55,15 @@ public sealed class OpenAiCompatibilityTests(RedisServerFixture redis) : IAsyncL
         await _app.DisposeAsync();
     }
 
-    private static async Task ChatCompletionsAsync(HttpContext http, ModelRouter router, GenerationQueue queue, GenerationStreamReader reader)
+    /// <summary>The whole endpoint, as Chat.Api would map it (minus persistence and auth).</summary>
+    private static async Task ChatCompletionsAsync(HttpContext http, GenerationPlanner planner, GenerationQueue queue, GenerationStreamReader reader)
     {
         var request = (await JsonSerializer.DeserializeAsync(http.Request.Body, OpenAiJsonContext.Default.ChatCompletionRequest))!;
-        GenerationJob job;
+        PreparedGeneration prepared;
         try
         {
-            var plan = router.Resolve(new RouteChoice(request.Model, null));
             var (system, history) = OpenAiMapper.ToHistory(request);
-            var context = ContextBuilder.Build(system, history, plan.Primary);
-            job = new GenerationJob
-            {
-                ConversationId = Guid.CreateVersion7(),
-                GenerationId = Guid.CreateVersion7(),
-                AssistantMessageId = Guid.CreateVersion7(),
-                Route = plan,
-                Messages = context.Messages,
-                MaxOutputTokens = request.EffectiveMaxTokens,
-            };
+            prepared = planner.Prepare(Guid.CreateVersion7(), new RouteChoice(request.Model, null), null, system, history, request.EffectiveMaxTokens, request.Temperature);
         }
         catch (LlmException ex)
         {
@@ -83,34 +73,26 @@ public sealed class OpenAiCompatibilityTests(RedisServerFixture redis) : IAsyncL
             return;
         }
 
+        var job = prepared.Job;
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        if (!queue.TryEnqueue(job, out var completion))
+        {
+            var (status, body) = OpenAiMapper.ToError("queue_full", "Too many generations in progress; retry shortly.");
+            http.Response.StatusCode = status;
+            await http.Response.WriteAsync(OpenAiMapper.Serialize(body));
+            return;
+        }
+
         if (request.Stream != true)
         {
-            var completion = await queue.EnqueueAsync(job, http.RequestAborted);
             var outcome = await completion.WaitAsync(TimeSpan.FromSeconds(30));
             http.Response.ContentType = "application/json";
             await http.Response.WriteAsync(OpenAiMapper.Serialize(OpenAiMapper.ToResponse(outcome, created)));
             return;
         }
 
-        await SseFormatter.StartAsync(http.Response, http.RequestAborted);
-        _ = await queue.EnqueueAsync(job, http.RequestAborted);
-        await foreach (var frame in reader.FollowAsync(job.ConversationId, job.GenerationId, -1, TimeSpan.FromSeconds(30), http.RequestAborted))
-        {
-            if (frame.Type is Messaging.Contracts.FrameTypes.Failed or Messaging.Contracts.FrameTypes.Cancelled)
-            {
-                var (_, body) = OpenAiMapper.ToError(frame.Code ?? "cancelled", frame.Message ?? "cancelled");
-                await SseFormatter.WriteAsync(http.Response, SseFormatter.Error(body), http.RequestAborted);
-                break;
-            }
-
-            foreach (var chunk in OpenAiMapper.ToChunks(frame, job.Route.Primary.Name, created, request.IncludeUsage))
-            {
-                await SseFormatter.WriteAsync(http.Response, SseFormatter.Chunk(chunk), http.RequestAborted);
-            }
-        }
-
-        await SseFormatter.WriteAsync(http.Response, SseFormatter.Done, http.RequestAborted);
+        var frames = reader.FollowAsync(job.ConversationId, job.GenerationId, -1, TimeSpan.FromSeconds(30), http.RequestAborted);
+        await SseStreaming.WriteChatCompletionChunksAsync(http.Response, frames, prepared.Model.Name, created, request.IncludeUsage, http.RequestAborted);
     }
 
     private ChatClient Client(string model) =>
