@@ -30,6 +30,9 @@ public static class Extensions
 
         services.AddScoped<ConversationService>();
         services.AddScoped<MessageService>();
+        services.AddScoped<ReplyService>();
+        services.AddScoped<ReplyResponder>();
+        builder.AddChatLlm<WebApplicationBuilder, EfGenerationStore>();
         services.AddHostedService<ConversationPurgeService>();
 
         services.ConfigureHttpJsonOptions(json =>

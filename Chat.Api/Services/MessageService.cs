@@ -84,15 +84,18 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
     /// <c>ix_chat_messages_conversation_order</c>, and the items come back oldest first.
     /// </summary>
     public async Task<(List<Message> Items, KeysetCursor? Next)> ListAsync(
-        Guid conversationId, int limit, KeysetCursor? before, KeysetCursor? after, CancellationToken cancellationToken)
+        Guid conversationId, int limit, KeysetCursor? before, KeysetCursor? after, CancellationToken cancellationToken, bool latest = false)
     {
         var query = db.Messages.AsNoTracking().Where(m => m.ConversationId == conversationId);
         List<Message> rows;
-        if (before is { } b)
+        if (before is not null || latest)
         {
-            var (at, id) = (b.At, b.Id);
+            if (before is { } b)
+            {
+                var (at, id) = (b.At, b.Id);
+                query = query.Where(m => EF.Functions.LessThan(ValueTuple.Create(m.CreatedAt, m.Id), ValueTuple.Create(at, id)));
+            }
             rows = await query
-                .Where(m => EF.Functions.LessThan(ValueTuple.Create(m.CreatedAt, m.Id), ValueTuple.Create(at, id)))
                 .OrderByDescending(m => m.CreatedAt).ThenByDescending(m => m.Id)
                 .Take(limit + 1)
                 .ToListAsync(cancellationToken);
@@ -116,8 +119,9 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
             rows.RemoveAt(limit);
             next = new KeysetCursor(rows[^1].CreatedAt, rows[^1].Id);
         }
-        if (before is not null)
+        if (before is not null || latest)
         {
+            // Read newest-first; returned in conversation order. The cursor (the oldest row) pages further back.
             rows.Reverse();
         }
         return (rows, next);

@@ -60,7 +60,8 @@ public sealed class ApiAuthTests(ChatAppFixture fixture)
             Assert.True(response.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized);
             return;
         }
-        await ApiTestClient.AssertProblemAsync(response, HttpStatusCode.Unauthorized, "unauthorized");
+        // The code says what is wrong with the token: expired, or not valid at all.
+        await ApiTestClient.AssertProblemAsync(response, HttpStatusCode.Unauthorized, kind == "expired" ? "token_expired" : "invalid_token");
         var challenge = Assert.Single(response.Headers.WwwAuthenticate);
         Assert.Equal("Bearer", challenge.Scheme);
         Assert.Contains("invalid_token", challenge.Parameter ?? "", StringComparison.Ordinal);

@@ -13,7 +13,7 @@ public sealed class ApiMessageTests(ChatAppFixture fixture)
     {
         var id = ApiTestClient.Id(await _client.CreateConversationAsync());
         using var response = await _client.SendAsync(HttpMethod.Post, $"/api/v1/conversations/{id}/messages",
-            new { content = "Hello there", clientMessageId = "c-1" });
+            new { content = "Hello there", clientMessageId = "c-1", reply = false });
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         var body = await ApiTestClient.JsonAsync(response);
         var message = body.GetProperty("message");
@@ -43,11 +43,11 @@ public sealed class ApiMessageTests(ChatAppFixture fixture)
     public async Task PostMessageRetryWithSameClientMessageIdReturnsFirstResultAndCreatesNothing()
     {
         var id = ApiTestClient.Id(await _client.CreateConversationAsync());
-        using var first = await _client.SendAsync(HttpMethod.Post, $"/api/v1/conversations/{id}/messages", new { content = "once", clientMessageId = "retry-1" });
+        using var first = await _client.SendAsync(HttpMethod.Post, $"/api/v1/conversations/{id}/messages", new { content = "once", clientMessageId = "retry-1", reply = false });
         Assert.Equal(HttpStatusCode.Created, first.StatusCode);
         var firstBody = await first.Content.ReadAsStringAsync();
 
-        using var retry = await _client.SendAsync(HttpMethod.Post, $"/api/v1/conversations/{id}/messages", new { content = "once", clientMessageId = "retry-1" });
+        using var retry = await _client.SendAsync(HttpMethod.Post, $"/api/v1/conversations/{id}/messages", new { content = "once", clientMessageId = "retry-1", reply = false });
         Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
         Assert.Equal(firstBody, await retry.Content.ReadAsStringAsync());
 
@@ -64,7 +64,7 @@ public sealed class ApiMessageTests(ChatAppFixture fixture)
         {
             await start.WaitAsync();
             using var response = await _client.SendAsync(HttpMethod.Post, $"/api/v1/conversations/{id}/messages",
-                new { content = "exactly once", clientMessageId });
+                new { content = "exactly once", clientMessageId, reply = false });
             return (response.StatusCode, Body: await ApiTestClient.JsonAsync(response));
         }).ToList();
         start.Release(20);
@@ -124,7 +124,7 @@ public sealed class ApiMessageTests(ChatAppFixture fixture)
     public async Task PostMessageOverTheContentLimitReturnsContentTooLarge()
     {
         var id = ApiTestClient.Id(await _client.CreateConversationAsync());
-        using (var atLimit = await _client.SendAsync(HttpMethod.Post, $"/api/v1/conversations/{id}/messages", new { content = new string('a', 32 * 1024) }))
+        using (var atLimit = await _client.SendAsync(HttpMethod.Post, $"/api/v1/conversations/{id}/messages", new { content = new string('a', 32 * 1024), reply = false }))
         {
             Assert.Equal(HttpStatusCode.Created, atLimit.StatusCode);
         }

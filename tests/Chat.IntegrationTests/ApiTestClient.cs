@@ -39,9 +39,10 @@ public sealed class ApiTestClient(ChatAppFixture fixture, string? tenantId = nul
         return await JsonAsync(response);
     }
 
-    public async Task<JsonElement> PostMessageAsync(Guid conversationId, string content, string? clientMessageId = null)
+    /// <summary>Stores a user message; with <paramref name="reply"/> false (the default here) no reply is generated.</summary>
+    public async Task<JsonElement> PostMessageAsync(Guid conversationId, string content, string? clientMessageId = null, bool reply = false)
     {
-        using var response = await SendAsync(HttpMethod.Post, $"/api/v1/conversations/{conversationId}/messages", new { content, clientMessageId });
+        using var response = await SendAsync(HttpMethod.Post, $"/api/v1/conversations/{conversationId}/messages", new { content, clientMessageId, reply });
         Assert.True(response.StatusCode is HttpStatusCode.Created or HttpStatusCode.OK, $"POST message: {(int)response.StatusCode}");
         return await JsonAsync(response);
     }
