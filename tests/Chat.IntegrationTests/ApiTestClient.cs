@@ -16,7 +16,8 @@ public sealed class ApiTestClient(ChatAppFixture fixture, string? tenantId = nul
 
     public HttpClient Http => fixture.Gateway;
 
-    public Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, object? body = null, Action<HttpRequestMessage>? configure = null)
+    public Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, object? body = null, Action<HttpRequestMessage>? configure = null,
+        HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
     {
         var request = new HttpRequestMessage(method, path);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Token);
@@ -29,7 +30,7 @@ public sealed class ApiTestClient(ChatAppFixture fixture, string? tenantId = nul
             request.Content = JsonContent.Create(body);
         }
         configure?.Invoke(request);
-        return fixture.Gateway.SendAsync(request);
+        return fixture.Gateway.SendAsync(request, completion);
     }
 
     public async Task<JsonElement> CreateConversationAsync(string? title = null)
