@@ -44,7 +44,8 @@ public sealed record GenerationResponse(Guid Id, string Status, Guid? AssistantM
 /// <param name="Items">The messages, ordered by (createdAt, id).</param>
 /// <param name="NextCursor">
 /// Continues in the direction of the request: pass it as <c>after</c> when the page was read forwards (no cursor or
-/// <c>after</c>), as <c>before</c> when it was read with <c>before</c>. Null when there is nothing more that way.
+/// <c>after</c>), as <c>before</c> when it was read backwards (<c>before</c> or <c>latest</c>). Null when there is
+/// nothing more that way.
 /// </param>
 public sealed record MessagePage(IReadOnlyList<MessageResponse> Items, string? NextCursor);
 
@@ -52,7 +53,9 @@ public sealed record MessagePage(IReadOnlyList<MessageResponse> Items, string? N
 /// <param name="Limit">1–100, default 50.</param>
 /// <param name="Before">A cursor: read the page just before it (still returned oldest first).</param>
 /// <param name="After">A cursor: read the page just after it.</param>
+/// <param name="Latest">true: the newest page (oldest first within it); its cursor continues as <c>before</c>.</param>
 public sealed record ListMessagesQuery(
     [property: FromQuery(Name = "limit")] int? Limit,
     [property: FromQuery(Name = "before")] string? Before,
-    [property: FromQuery(Name = "after")] string? After);
+    [property: FromQuery(Name = "after")] string? After,
+    [property: FromQuery(Name = "latest")] bool? Latest);

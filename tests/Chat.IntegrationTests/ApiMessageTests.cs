@@ -213,6 +213,41 @@ public sealed class ApiMessageTests(ChatAppFixture fixture)
     }
 
     [Fact]
+    public async Task ListMessagesLatestReturnsTheNewestPageThenOlderPagesByCursor()
+    {
+        var id = ApiTestClient.Id(await _client.CreateConversationAsync());
+        var posted = new List<Guid>();
+        for (var i = 0; i < 5; i++)
+        {
+            posted.Add((await _client.PostMessageAsync(id, $"m{i}")).GetProperty("message").GetProperty("id").GetGuid());
+        }
+
+        // As the web client loads a conversation: the newest page, then older pages with before=nextCursor.
+        using var newest = await _client.SendAsync(HttpMethod.Get, $"/api/v1/conversations/{id}/messages?limit=2&latest=true");
+        Assert.Equal(HttpStatusCode.OK, newest.StatusCode);
+        var page = await ApiTestClient.JsonAsync(newest);
+        Assert.Equal(posted[3..], page.GetProperty("items").EnumerateArray().Select(m => m.GetProperty("id").GetGuid()).ToList());
+
+        var older = new List<Guid>();
+        var cursor = page.GetProperty("nextCursor").GetString();
+        while (cursor is not null)
+        {
+            using var response = await _client.SendAsync(HttpMethod.Get,
+                $"/api/v1/conversations/{id}/messages?limit=2&before={Uri.EscapeDataString(cursor)}");
+            var olderPage = await ApiTestClient.JsonAsync(response);
+            older.InsertRange(0, olderPage.GetProperty("items").EnumerateArray().Select(m => m.GetProperty("id").GetGuid()));
+            cursor = olderPage.GetProperty("nextCursor").GetString();
+        }
+        Assert.Equal(posted[..3], older);
+
+        // Everything fits: no cursor.
+        using var all = await _client.SendAsync(HttpMethod.Get, $"/api/v1/conversations/{id}/messages?latest=true");
+        var allPage = await ApiTestClient.JsonAsync(all);
+        Assert.Equal(posted, allPage.GetProperty("items").EnumerateArray().Select(m => m.GetProperty("id").GetGuid()).ToList());
+        Assert.Equal(JsonValueKind.Null, allPage.GetProperty("nextCursor").ValueKind);
+    }
+
+    [Fact]
     public async Task ListMessagesWhileMessagesArePostedConcurrentlyNeitherSkipsNorRepeats()
     {
         var id = ApiTestClient.Id(await _client.CreateConversationAsync());
@@ -269,6 +304,7 @@ public sealed class ApiMessageTests(ChatAppFixture fixture)
     [InlineData("limit=0")]
     [InlineData("limit=101")]
     [InlineData("before=a&after=b")]
+    [InlineData("latest=true&after=a")]
     public async Task ListMessagesWithInvalidQueryReturnsValidationFailed(string query)
     {
         var id = ApiTestClient.Id(await _client.CreateConversationAsync());
