@@ -26,7 +26,7 @@ public static class MessagesApi
             .ProducesProblem(StatusCodes.Status404NotFound);
 
         api.MapGet("/", ListMessages).RequireAuthorization(ChatScopes.Read)
-            .WithName(nameof(ListMessages)).WithSummary("Page through a conversation's messages in order (keyset: before/after)");
+            .WithName(nameof(ListMessages)).WithSummary("Page through a conversation's messages in order (keyset: before/after, or latest=true for the newest page)");
         api.MapGet("/{messageId:guid}", GetMessage).RequireAuthorization(ChatScopes.Read)
             .WithName(nameof(GetMessage)).WithSummary("Get one message");
         api.MapPost("/", PostMessage).RequireAuthorization(ChatScopes.Write)
@@ -46,13 +46,10 @@ public static class MessagesApi
         {
             errors["limit"] = [$"limit must be between 1 and {MaxLimit}."];
         }
-        if (query.Before is not null && query.After is not null)
+        var latest = query.Latest == true;
+        if ((query.Before is not null ? 1 : 0) + (query.After is not null ? 1 : 0) + (latest ? 1 : 0) > 1)
         {
-            errors["before"] = ["Give before or after, not both."];
-        }
-        if (query.Latest == true && (query.Before is not null || query.After is not null))
-        {
-            errors["latest"] = ["latest starts from the newest message; it does not combine with before or after."];
+            errors["before"] = ["Give at most one of before, after and latest=true."];
         }
         if (errors.Count > 0)
         {
@@ -73,7 +70,8 @@ public static class MessagesApi
         {
             return ApiProblems.ConversationNotFound();
         }
-        var (items, next) = await messages.ListAsync(id, limit, before, after, cancellationToken, latest: query.Latest == true);
+        // The newest page is the page before the end of the conversation.
+        var (items, next) = await messages.ListAsync(id, limit, latest ? KeysetCursor.End : before, after, cancellationToken);
         return TypedResults.Ok(new MessagePage(items.Select(MessageResponse.From).ToList(), next?.Encode(KeysetCursor.MessageKind)));
     }
 

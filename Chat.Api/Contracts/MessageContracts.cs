@@ -73,7 +73,8 @@ public sealed record GenerationResponse(
 /// <param name="Items">The messages, ordered by (createdAt, id).</param>
 /// <param name="NextCursor">
 /// Continues in the direction of the request: pass it as <c>after</c> when the page was read forwards (no cursor or
-/// <c>after</c>), as <c>before</c> when it was read with <c>before</c>. Null when there is nothing more that way.
+/// <c>after</c>), as <c>before</c> when it was read backwards (<c>before</c> or <c>latest</c>). Null when there is
+/// nothing more that way.
 /// </param>
 public sealed record MessagePage(IReadOnlyList<MessageResponse> Items, string? NextCursor);
 
@@ -81,12 +82,12 @@ public sealed record MessagePage(IReadOnlyList<MessageResponse> Items, string? N
 /// <param name="Limit">1–100, default 50.</param>
 /// <param name="Before">A cursor: read the page just before it (still returned oldest first).</param>
 /// <param name="After">A cursor: read the page just after it.</param>
-/// <param name="Latest">Start from the newest message (a chat view's first page); page older with the returned cursor as before.</param>
+/// <param name="Latest">true: the newest page (oldest first within it); its cursor continues as <c>before</c>.</param>
 public sealed record ListMessagesQuery(
     [property: FromQuery(Name = "limit")] int? Limit,
     [property: FromQuery(Name = "before")] string? Before,
     [property: FromQuery(Name = "after")] string? After,
-    [property: FromQuery(Name = "latest")] bool? Latest = null);
+    [property: FromQuery(Name = "latest")] bool? Latest);
 
 /// <summary><c>GET /api/v1/models</c>: what a caller may name as <c>model</c> / <c>provider</c>.</summary>
 public sealed record ModelsResponse(IReadOnlyList<Chat.Llm.Providers.ModelListing> Items);

@@ -80,19 +80,20 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
 
     /// <summary>
     /// A keyset page in conversation order (created_at, id), read forwards from <paramref name="after"/> (or the
-    /// start) or backwards from <paramref name="before"/>; either way one range scan of
+    /// start) or backwards from <paramref name="before"/> (<see cref="KeysetCursor.End"/>: from the end, the newest
+    /// page); either way one range scan of
     /// <c>ix_chat_messages_conversation_order</c>, and the items come back oldest first.
     /// </summary>
     public async Task<(List<Message> Items, KeysetCursor? Next)> ListAsync(
-        Guid conversationId, int limit, KeysetCursor? before, KeysetCursor? after, CancellationToken cancellationToken, bool latest = false)
+        Guid conversationId, int limit, KeysetCursor? before, KeysetCursor? after, CancellationToken cancellationToken)
     {
         var query = db.Messages.AsNoTracking().Where(m => m.ConversationId == conversationId);
         List<Message> rows;
-        if (before is not null || latest)
+        if (before is { } b)
         {
-            if (before is { } b)
+            var (at, id) = (b.At, b.Id);
+            if (b != KeysetCursor.End)
             {
-                var (at, id) = (b.At, b.Id);
                 query = query.Where(m => EF.Functions.LessThan(ValueTuple.Create(m.CreatedAt, m.Id), ValueTuple.Create(at, id)));
             }
             rows = await query
@@ -119,9 +120,8 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
             rows.RemoveAt(limit);
             next = new KeysetCursor(rows[^1].CreatedAt, rows[^1].Id);
         }
-        if (before is not null || latest)
+        if (before is not null)
         {
-            // Read newest-first; returned in conversation order. The cursor (the oldest row) pages further back.
             rows.Reverse();
         }
         return (rows, next);
