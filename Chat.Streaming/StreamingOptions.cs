@@ -7,6 +7,10 @@ public sealed class StreamingOptions
 {
     public const string SectionName = "Streaming";
 
+    /// <summary>Base address of Chat.Api; a logical name resolved by service discovery (the app host's reference).</summary>
+    [Required]
+    public Uri ChatApiAddress { get; set; } = new("http://chat-api");
+
     /// <summary>Frames a socket may have queued for sending; when full the client is too slow and is closed with 4008.</summary>
     [Range(16, 1_000_000)]
     public int SendQueueCapacity { get; set; } = 1024;

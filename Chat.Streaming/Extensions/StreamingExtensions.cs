@@ -6,9 +6,6 @@ namespace Chat.Streaming.Extensions;
 
 public static class StreamingExtensions
 {
-    /// <summary>The base address of Chat.Api, resolved through service discovery.</summary>
-    public const string ChatApiAddress = "http://chat-api";
-
     public static IHostApplicationBuilder AddStreamingServices(this IHostApplicationBuilder builder)
     {
         builder.AddChatRedis();
@@ -21,7 +18,8 @@ public static class StreamingExtensions
             .ValidateOnStart();
 
         builder.Services.AddMemoryCache(o => o.SizeLimit = 100_000);
-        builder.Services.AddHttpClient<ChatApiClient>(http => http.BaseAddress = new Uri(ChatApiAddress));
+        builder.Services.AddHttpClient<ChatApiClient>((sp, http) =>
+            http.BaseAddress = sp.GetRequiredService<IOptions<StreamingOptions>>().Value.ChatApiAddress);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<StreamingTelemetry>();
         builder.Services.AddSingleton<ConversationHub>();
