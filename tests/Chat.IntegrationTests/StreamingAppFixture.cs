@@ -1,0 +1,79 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace Chat.IntegrationTests;
+
+/// <summary>
+/// The whole app host (gateway, two chat-streaming replicas, real Redis) with chat-streaming pointed at
+/// <see cref="StreamingApiStub"/> instead of Chat.Api, so the streaming tier is tested against the documented API
+/// contract on its own. The tests in StreamingApiTests run the same flows against the real Chat.Api.
+/// </summary>
+public sealed class StreamingAppFixture : IAsyncLifetime
+{
+    public DistributedApplication App { get; private set; } = null!;
+
+    public StreamingApiStub Api { get; private set; } = null!;
+
+    public StreamingGenerations Generations { get; private set; } = null!;
+
+    public Uri GatewayUri { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Api = await StreamingApiStub.StartAsync();
+        using var cts = new CancellationTokenSource(ChatAppFixture.StartTimeout);
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Chat_AppHost>(
+            ["--Infrastructure:Ephemeral=true", $"--Parameters:jwt-signing-key={TestTokens.SigningKey}"], cts.Token);
+        builder.Services.AddLogging(logging =>
+        {
+            logging.SetMinimumLevel(LogLevel.Information);
+            logging.AddFilter("Aspire.Hosting.Dcp", LogLevel.Warning);
+            logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+            logging.AddSimpleConsole();
+        });
+        var streaming = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "chat-streaming");
+        builder.CreateResourceBuilder(streaming).WithEnvironment("Streaming__ChatApiAddress", Api.Address.ToString());
+
+        App = await builder.BuildAsync(cts.Token);
+        await App.StartAsync(cts.Token);
+        var notifications = App.Services.GetRequiredService<ResourceNotificationService>();
+        foreach (var name in new[] { "cache", "chat-streaming", "gateway" })
+        {
+            await notifications.WaitForResourceHealthyAsync(name, cts.Token);
+        }
+        using var gateway = App.CreateHttpClient("gateway", "http");
+        GatewayUri = gateway.BaseAddress!;
+
+        var redis = await ConnectionMultiplexer.ConnectAsync(
+            await App.GetConnectionStringAsync("cache", cts.Token) ?? throw new InvalidOperationException("No cache connection string."));
+        Generations = new StreamingGenerations(redis);
+        Api.Generations = Generations;
+        await Api.ListenForCancelsAsync();
+    }
+
+    public Task<StreamingTestClient> ConnectAsync(string token) => StreamingTestClient.ConnectAsync(GatewayUri, token);
+
+    public async Task DisposeAsync()
+    {
+        if (Api is not null)
+        {
+            await Api.DisposeAsync();
+        }
+        if (App is not null)
+        {
+            await App.StopAsync().WaitAsync(ChatAppFixture.StepTimeout);
+            await App.DisposeAsync().AsTask().WaitAsync(ChatAppFixture.StepTimeout);
+        }
+        if (Generations is not null)
+        {
+            await Generations.Redis.DisposeAsync();
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class StreamingAppCollection : ICollectionFixture<StreamingAppFixture>
+{
+    public const string Name = "chat-streaming";
+}
