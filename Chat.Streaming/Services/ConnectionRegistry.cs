@@ -7,7 +7,7 @@ namespace Chat.Streaming.Services;
 /// Knows every open connection of this replica so that, on stop, each is closed with 1012 (service restart) and the
 /// clients reconnect to another replica. Generations are unaffected: they run in Chat.Api.
 /// </summary>
-public sealed class ConnectionRegistry(ILogger<ConnectionRegistry> logger) : IHostedService
+public sealed class ConnectionRegistry(IHostApplicationLifetime lifetime, ILogger<ConnectionRegistry> logger) : IHostedService
 {
     private readonly ConcurrentDictionary<ChatConnection, byte> _connections = new();
     private volatile bool _stopping;
@@ -25,19 +25,37 @@ public sealed class ConnectionRegistry(ILogger<ConnectionRegistry> logger) : IHo
         }
     }
 
-    public void Remove(ChatConnection connection) => _connections.TryRemove(connection, out _);
-
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public async Task StopAsync(CancellationToken cancellationToken)
+    private ChatConnection[] CloseAll()
     {
+        var first = !_stopping;
         _stopping = true;
         var open = _connections.Keys.ToArray();
-        StreamingLog.ShuttingDown(logger, open.Length);
+        if (first)
+        {
+            StreamingLog.ShuttingDown(logger, open.Length);
+        }
         foreach (var connection in open)
         {
             connection.RequestClose(CloseCodes.ServiceRestart, ErrorCodes.ServerShuttingDown, drain: true);
         }
+        return open;
+    }
+
+    public void Remove(ChatConnection connection) => _connections.TryRemove(connection, out _);
+
+    /// <summary>
+    /// Closing starts on <see cref="IHostApplicationLifetime.ApplicationStopping"/>, before any hosted service stops:
+    /// the web server's own stop waits for open requests (every socket is one), so waiting for it would be too late.
+    /// </summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        lifetime.ApplicationStopping.Register(() => CloseAll());
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        var open = CloseAll();
         try
         {
             await Task.WhenAll(open.Select(c => c.Completion)).WaitAsync(cancellationToken);
