@@ -426,7 +426,7 @@ public sealed class ChatConnection : IFrameSink, IDisposable
             await _services.Hub.AttachAsync(subscription, _stop.Token);
             return subscription;
         }
-        catch (RedisException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             _subscriptions.Remove(conversationId);
             await _services.Hub.DetachAsync(subscription);

@@ -11,6 +11,10 @@ namespace Chat.IntegrationTests;
 /// </summary>
 public sealed class StreamingAppFixture : IAsyncLifetime
 {
+    public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(2);
+    public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(2);
+    public const int SendQueueCapacity = 256;
+
     public DistributedApplication App { get; private set; } = null!;
 
     public StreamingApiStub Api { get; private set; } = null!;
@@ -33,7 +37,12 @@ public sealed class StreamingAppFixture : IAsyncLifetime
             logging.AddSimpleConsole();
         });
         var streaming = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "chat-streaming");
-        builder.CreateResourceBuilder(streaming).WithEnvironment("Streaming__ChatApiAddress", Api.Address.ToString());
+        builder.CreateResourceBuilder(streaming)
+            .WithEnvironment("Streaming__ChatApiAddress", Api.Address.ToString())
+            // Short timings so heartbeat, dead-peer and slow-consumer behaviour is observable within a test.
+            .WithEnvironment("Streaming__HeartbeatInterval", HeartbeatInterval.ToString())
+            .WithEnvironment("Streaming__IdleTimeout", IdleTimeout.ToString())
+            .WithEnvironment("Streaming__SendQueueCapacity", SendQueueCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         App = await builder.BuildAsync(cts.Token);
         await App.StartAsync(cts.Token);
