@@ -4,7 +4,17 @@ using Chat.AppHost.Infrastructure;
 var builder = DistributedApplication.CreateBuilder(args);
 
 // Infrastructure: containers where a runtime answers, else the machine's own PostgreSQL and Redis (see README).
-var infrastructure = builder.AddChatInfrastructure();
+// Neither available: say what to install and stop at once rather than wait forever on resources that cannot start.
+ChatInfrastructure infrastructure;
+try
+{
+    infrastructure = builder.AddChatInfrastructure();
+}
+catch (InfrastructureUnavailableException ex)
+{
+    await Console.Error.WriteLineAsync($"error: {ex.Message}");
+    return 2;
+}
 var chatdb = infrastructure.Database;
 var cache = infrastructure.Cache;
 
@@ -23,6 +33,10 @@ var api = builder.AddProject<Projects.Chat_Api>("chat-api")
     .WaitFor(cache)
     .WaitForCompletion(migrations)
     .WithChatJwt(jwt)
+    .WithSettingsSection(builder.Configuration, "Conversations")
+    .WithSettingsSection(builder.Configuration, "Messages")
+    .WithSettingsSection(builder.Configuration, "Llm")
+    .WithLlmProviderKeys(builder)
     .WithHttpHealthCheck("/health");
 
 // Two replicas behind the orchestrator's proxy: every socket may land on either, and resume works on both.
@@ -42,8 +56,10 @@ var gateway = builder.AddProject<Projects.Chat_Gateway>("gateway")
     .WaitFor(streaming)
     .WithExternalHttpEndpoints()
     .WithChatJwt(jwt)
+    .WithSettingsSection(builder.Configuration, "Gateway")
     .WithHttpHealthCheck("/health");
 
 builder.AnnounceWhenReady(gateway);
 
-builder.Build().Run();
+await builder.Build().RunAsync();
+return 0;

@@ -1,13 +1,16 @@
+using Chat.Gateway.Extensions;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
+builder.AddGatewayEdge();
 builder.Services.AddReverseProxy()
     .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
     .AddServiceDiscoveryDestinationResolver();
 
 var app = builder.Build();
 
-app.UseWebSockets();
+app.UseGatewayEdge();
 app.MapDefaultEndpoints("gateway");
 app.MapReverseProxy();
 

@@ -2,6 +2,7 @@ using System.Text;
 using Chat.ServiceDefaults.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
@@ -66,19 +67,33 @@ public static class AuthenticationExtensions
             bearer.TokenValidationParameters.ValidAlgorithms = [SecurityAlgorithms.HmacSha256];
         }
 
-        if (allowQueryStringToken)
+        bearer.Events = new JwtBearerEvents
         {
-            bearer.Events = new JwtBearerEvents
+            OnMessageReceived = ctx =>
             {
-                OnMessageReceived = ctx =>
+                if (allowQueryStringToken && string.IsNullOrEmpty(ctx.Token) && ctx.Request.Query.TryGetValue("access_token", out var token))
                 {
-                    if (string.IsNullOrEmpty(ctx.Token) && ctx.Request.Query.TryGetValue("access_token", out var token))
-                    {
-                        ctx.Token = token;
-                    }
-                    return Task.CompletedTask;
-                },
-            };
-        }
+                    ctx.Token = token;
+                }
+                return Task.CompletedTask;
+            },
+            OnChallenge = ctx =>
+            {
+                // Same RFC 6750 header the default challenge sends, plus a problem-details body with a stable code.
+                ctx.HandleResponse();
+                var (code, description) = ctx.AuthenticateFailure switch
+                {
+                    SecurityTokenExpiredException => ("token_expired", "The token has expired."),
+                    not null => ("invalid_token", "The token is not valid."),
+                    null => ("unauthorized", "A bearer token is required."),
+                };
+                ctx.Response.Headers.WWWAuthenticate = ctx.AuthenticateFailure is null
+                    ? "Bearer"
+                    : $"Bearer error=\"invalid_token\", error_description=\"{description}\"";
+                return AuthProblems.WriteAsync(ctx.HttpContext, StatusCodes.Status401Unauthorized, code, "Unauthorized", description);
+            },
+            OnForbidden = ctx => AuthProblems.WriteAsync(
+                ctx.HttpContext, StatusCodes.Status403Forbidden, "forbidden", "Forbidden", "The token lacks a scope this operation needs."),
+        };
     }
 }

@@ -23,16 +23,24 @@ public sealed class ChatAppFixture : IAsyncLifetime
 
     public string[] ExtraArgs { get; init; } = [];
 
+    /// <summary>The one cross-origin frontend the gateway is configured to allow in tests.</summary>
+    public const string AllowedOrigin = "https://frontend.example";
+
+    // --Conversations:PurgeInterval: the app host passes it to chat-api, whose retention purge then runs every 2 s.
     public async Task InitializeAsync()
     {
         using var cts = new CancellationTokenSource(StartTimeout);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Chat_AppHost>(
-            ["--Infrastructure:Ephemeral=true", $"--Parameters:jwt-signing-key={TestTokens.SigningKey}", .. ExtraArgs], cts.Token);
+            ["--Infrastructure:Ephemeral=true", $"--Parameters:jwt-signing-key={TestTokens.SigningKey}",
+             $"--Gateway:AllowedOrigins:0={AllowedOrigin}",
+             "--Conversations:PurgeInterval=00:00:02", .. ExtraArgs], cts.Token);
         builder.Services.AddLogging(logging =>
         {
             logging.SetMinimumLevel(LogLevel.Information);
             logging.AddFilter("Aspire.Hosting.Dcp", LogLevel.Warning);
             logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+            // Readiness probes fail until the servers are up; the dashboard shows health, the log needn't.
+            logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.Critical);
             logging.AddSimpleConsole();
         });
 

@@ -50,14 +50,17 @@ public sealed class FoundationTests(ChatAppFixture fixture)
         Assert.Equal("chat-streaming", health.GetProperty("service").GetString());
         Assert.Equal("connected", health.GetProperty("checks").GetProperty("redis").GetString());
 
-        // A plain GET on /ws reaches the streaming service, which asks for an upgrade.
-        using var plain = await fixture.Gateway.GetAsync("/ws");
+        // A plain GET on /ws with a token reaches the streaming service, which asks for an upgrade.
+        var token = TestTokens.Create("foundation-user", "foundation-tenant");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/ws");
+        request.Headers.Authorization = new("Bearer", token);
+        using var plain = await fixture.Gateway.SendAsync(request);
         Assert.Equal(HttpStatusCode.UpgradeRequired, plain.StatusCode);
 
-        // And a WebSocket goes through the gateway.
+        // And a WebSocket goes through the gateway (browsers pass the token in the query string).
         using var socket = new ClientWebSocket();
         using var cts = new CancellationTokenSource(ChatAppFixture.StepTimeout);
-        var wsUri = new UriBuilder(fixture.GatewayUri) { Scheme = "ws", Path = "/ws" }.Uri;
+        var wsUri = new UriBuilder(fixture.GatewayUri) { Scheme = "ws", Path = "/ws", Query = $"access_token={token}" }.Uri;
         await socket.ConnectAsync(wsUri, cts.Token);
         var buffer = new byte[4096];
         var result = await socket.ReceiveAsync(buffer, cts.Token);

@@ -23,6 +23,7 @@ public static class TestTokens
     {
         var now = DateTimeOffset.UtcNow;
         var expires = now + (lifetime ?? TimeSpan.FromHours(1));
+        var issued = (expires - TimeSpan.FromHours(2) < now.AddMinutes(-5) ? expires - TimeSpan.FromHours(2) : now.AddMinutes(-5)).ToUnixTimeSeconds();
         var header = new Dictionary<string, object> { ["alg"] = "HS256", ["typ"] = "JWT" };
         var payload = new Dictionary<string, object>
         {
@@ -31,8 +32,8 @@ public static class TestTokens
             ["scope"] = scopes,
             ["iss"] = issuer,
             ["aud"] = audience,
-            ["iat"] = now.AddMinutes(-5).ToUnixTimeSeconds(),
-            ["nbf"] = now.AddMinutes(-5).ToUnixTimeSeconds(),
+            ["iat"] = issued,
+            ["nbf"] = issued,
             ["exp"] = expires.ToUnixTimeSeconds(),
         };
         var unsigned = $"{Base64Url(JsonSerializer.SerializeToUtf8Bytes(header))}.{Base64Url(JsonSerializer.SerializeToUtf8Bytes(payload))}";

@@ -1,0 +1,138 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Chat.IntegrationTests;
+
+/// <summary>The gateway's own edge behaviour: identity, limits, CORS, headers, health.</summary>
+[Collection(ChatAppCollection.Name)]
+public sealed class GatewayEdgeTests(ChatAppFixture fixture)
+{
+    [Fact]
+    public async Task ApiWithoutTokenIsRefusedAtTheEdgeWithProblemDetails()
+    {
+        using var response = await fixture.Gateway.GetAsync("/api/v1/conversations");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("unauthorized", problem.GetProperty("code").GetString());
+        Assert.Equal(401, problem.GetProperty("status").GetInt32());
+    }
+
+    [Fact]
+    public async Task ExpiredTokenIsRefusedWithTokenExpiredCode()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/conversations");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer",
+            TestTokens.Create("edge-user", "edge-tenant", lifetime: TimeSpan.FromMinutes(-10)));
+        using var response = await fixture.Gateway.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Contains("invalid_token", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("token_expired", problem.GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task TokenSignedWithAnotherKeyIsRefused()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/conversations");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer",
+            TestTokens.Create("edge-user", "edge-tenant", signingKey: "a-completely-different-key-0123456789abcdef"));
+        using var response = await fixture.Gateway.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("invalid_token", problem.GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task OversizeBodyIsRefusedAtTheEdge()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/conversations")
+        {
+            Content = new ByteArrayContent(new byte[2 * 1024 * 1024]) { Headers = { ContentType = new("application/json") } },
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", TestTokens.Create("edge-user", "edge-tenant"));
+        using var response = await fixture.Gateway.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("payload_too_large", problem.GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task RequestsPastTheUserLimitGet429WithRetryAfter()
+    {
+        var token = TestTokens.Create($"flood-{Guid.NewGuid():N}", "edge-tenant");
+        HttpResponseMessage? limited = null;
+        for (var i = 0; i < 1000 && limited is null; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/conversations?limit=1");
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            var response = await fixture.Gateway.SendAsync(request);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                limited = response;
+            }
+            else
+            {
+                response.Dispose();
+            }
+        }
+
+        Assert.NotNull(limited);
+        using (limited)
+        {
+            Assert.True(limited.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1));
+            var problem = await limited.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal("rate_limited", problem.GetProperty("code").GetString());
+        }
+
+        // Another user is not affected by the first one's flood.
+        using var other = new HttpRequestMessage(HttpMethod.Get, "/api/health");
+        using var otherResponse = await fixture.Gateway.SendAsync(other);
+        Assert.Equal(HttpStatusCode.OK, otherResponse.StatusCode);
+    }
+
+    [Fact]
+    public async Task CorsAllowsTheConfiguredOriginAndRefusesOthers()
+    {
+        using var allowed = new HttpRequestMessage(HttpMethod.Options, "/api/v1/conversations");
+        allowed.Headers.Add("Origin", ChatAppFixture.AllowedOrigin);
+        allowed.Headers.Add("Access-Control-Request-Method", "POST");
+        allowed.Headers.Add("Access-Control-Request-Headers", "authorization,content-type");
+        using var allowedResponse = await fixture.Gateway.SendAsync(allowed);
+        Assert.Equal(ChatAppFixture.AllowedOrigin, allowedResponse.Headers.GetValues("Access-Control-Allow-Origin").Single());
+
+        using var refused = new HttpRequestMessage(HttpMethod.Options, "/api/v1/conversations");
+        refused.Headers.Add("Origin", "https://evil.example");
+        refused.Headers.Add("Access-Control-Request-Method", "POST");
+        using var refusedResponse = await fixture.Gateway.SendAsync(refused);
+        Assert.False(refusedResponse.Headers.Contains("Access-Control-Allow-Origin"));
+    }
+
+    [Fact]
+    public async Task ResponsesCarrySecurityHeaders()
+    {
+        using var response = await fixture.Gateway.GetAsync("/api/health");
+
+        Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
+        Assert.Equal("DENY", response.Headers.GetValues("X-Frame-Options").Single());
+        Assert.Equal("no-referrer", response.Headers.GetValues("Referrer-Policy").Single());
+        Assert.Contains("default-src 'self'", response.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GatewayHealthReflectsItsDestinations()
+    {
+        using var response = await fixture.Gateway.GetAsync("/health");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var health = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("gateway", health.GetProperty("service").GetString());
+        Assert.Equal("healthy", health.GetProperty("checks").GetProperty("chat-api").GetString());
+        Assert.Equal("healthy", health.GetProperty("checks").GetProperty("chat-streaming").GetString());
+    }
+}
