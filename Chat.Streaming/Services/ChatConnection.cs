@@ -530,7 +530,7 @@ public sealed class ChatConnection : IFrameSink, IDisposable
         activity?.SetTag("chat.generation_id", generationId);
         try
         {
-            await _services.Redis.GetSubscriber().PublishAsync(RedisKeys.CancelChannel, generationId.ToString());
+            await _services.Redis.GetSubscriber().PublishAsync(RedisKeys.CancelChannel, generationId.ToString("N"));
         }
         catch (RedisException)
         {

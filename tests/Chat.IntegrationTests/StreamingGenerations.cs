@@ -4,23 +4,14 @@ using StackExchange.Redis;
 
 namespace Chat.IntegrationTests;
 
-/// <summary>
-/// Publishes a generation's frames the way Chat.Api does (the contract in Chat.Messaging): append to the generation's
-/// stream with id <c>{seq}-1</c>, then publish the same JSON on the conversation channel.
-/// </summary>
+/// <summary>Publishes a simulated generation's frames exactly as a real one is published (Chat.Messaging's publisher).</summary>
 public sealed class StreamingGenerations(IConnectionMultiplexer redis)
 {
     public IConnectionMultiplexer Redis { get; } = redis;
 
-    public async Task PublishAsync(GenerationFrame frame)
-    {
-        var json = frame.ToJson();
-        var db = Redis.GetDatabase();
-        var key = RedisKeys.GenerationStream(frame.GenerationId);
-        await db.StreamAddAsync(key, GenerationStreamSettings.FrameField, json, GenerationStreamSettings.EntryId(frame.Seq));
-        await db.KeyExpireAsync(key, GenerationStreamSettings.DefaultReplayWindow);
-        await Redis.GetSubscriber().PublishAsync(RedisKeys.ConversationChannel(frame.ConversationId), json);
-    }
+    /// <summary>Publishes with the same publisher Chat.Llm uses (XADD, EXPIRE, then PUBLISH on one connection).</summary>
+    public Task PublishAsync(GenerationFrame frame) =>
+        new GenerationFramePublisher(Redis).PublishAsync(frame, GenerationStreamSettings.DefaultReplayWindow);
 
     public static GenerationFrame Started(Guid conversationId, Guid generationId, Guid messageId) => new()
     {
