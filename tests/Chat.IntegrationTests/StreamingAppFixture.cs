@@ -23,6 +23,9 @@ public sealed class StreamingAppFixture : IAsyncLifetime
 
     public Uri GatewayUri { get; private set; } = null!;
 
+    /// <summary>chat-streaming itself (the orchestrator's proxy over its replicas), bypassing the gateway.</summary>
+    public Uri StreamingUri { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         Api = await StreamingApiStub.StartAsync();
@@ -44,6 +47,10 @@ public sealed class StreamingAppFixture : IAsyncLifetime
             .WithEnvironment("Streaming__IdleTimeout", IdleTimeout.ToString())
             .WithEnvironment("Streaming__SendQueueCapacity", SendQueueCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
+        // The load test opens ~2,000 sockets as one user; the gateway's per-user request budget is not what it measures.
+        var gateway = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "gateway");
+        builder.CreateResourceBuilder(gateway).WithEnvironment("Gateway__RateLimit__UserPermits", "1000000");
+
         App = await builder.BuildAsync(cts.Token);
         await App.StartAsync(cts.Token);
         var notifications = App.Services.GetRequiredService<ResourceNotificationService>();
@@ -51,8 +58,8 @@ public sealed class StreamingAppFixture : IAsyncLifetime
         {
             await notifications.WaitForResourceHealthyAsync(name, cts.Token);
         }
-        using var gateway = App.CreateHttpClient("gateway", "http");
-        GatewayUri = gateway.BaseAddress!;
+        GatewayUri = App.GetEndpoint("gateway", "http");
+        StreamingUri = App.GetEndpoint("chat-streaming", "http");
 
         var redis = await ConnectionMultiplexer.ConnectAsync(
             await App.GetConnectionStringAsync("cache", cts.Token) ?? throw new InvalidOperationException("No cache connection string."));

@@ -79,18 +79,30 @@ public sealed class StreamingBadInputTests(StreamingAppFixture fixture)
     }
 
     [Fact]
-    public async Task ConnectWithoutATokenGetsUnauthorizedAndClose4401()
+    public async Task ConnectThroughTheGatewayWithoutAValidTokenIsRefusedWith401()
     {
-        await using var client = await StreamingTestClient.ConnectAsync(fixture.GatewayUri, token: null);
+        var forged = TestTokens.Create("mallory", "t", signingKey: "another-signing-key-0123456789abcdefghijklmnopqrstu");
+        foreach (var token in new[] { null, forged })
+        {
+            var error = await Assert.ThrowsAsync<WebSocketException>(() => StreamingTestClient.ConnectAsync(fixture.GatewayUri, token));
+            Assert.Contains("401", error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task ConnectToTheServiceWithoutATokenGetsUnauthorizedAndClose4401()
+    {
+        // Behind the gateway too, the service refuses by itself (and browsers see a close code, not an HTTP status).
+        await using var client = await StreamingTestClient.ConnectAsync(fixture.StreamingUri, token: null);
         Assert.Equal("unauthorized", (await client.NextAsync("error")).GetProperty("code").GetString());
         Assert.Equal((WebSocketCloseStatus)4401, await client.WaitClosedAsync());
     }
 
     [Fact]
-    public async Task ConnectWithABadSignatureGetsClose4401()
+    public async Task ConnectToTheServiceWithABadSignatureGetsClose4401()
     {
         var forged = TestTokens.Create("mallory", "t", signingKey: "another-signing-key-0123456789abcdefghijklmnopqrstu");
-        await using var client = await StreamingTestClient.ConnectAsync(fixture.GatewayUri, forged);
+        await using var client = await StreamingTestClient.ConnectAsync(fixture.StreamingUri, forged);
         Assert.Equal("unauthorized", (await client.NextAsync("error")).GetProperty("code").GetString());
         Assert.Equal((WebSocketCloseStatus)4401, await client.WaitClosedAsync());
     }
@@ -118,6 +130,7 @@ public sealed class StreamingBadInputTests(StreamingAppFixture fixture)
     public async Task PlainHttpAndForeignSubprotocolsAreRefused()
     {
         using var http = new HttpClient { BaseAddress = fixture.GatewayUri };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token());
         using var plain = await http.GetAsync("/ws");
         Assert.Equal(HttpStatusCode.UpgradeRequired, plain.StatusCode);
 
