@@ -76,9 +76,9 @@ public sealed class ChatStreamClient(Uri gateway, Func<CancellationToken, Task<s
                 {
                     frame = await ReceiveAsync(cancellationToken);
                 }
-                catch (WebSocketException)
+                catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException)
                 {
-                    frame = null;
+                    frame = null; // an aborted socket throws either
                 }
                 if (frame is null)
                 {
