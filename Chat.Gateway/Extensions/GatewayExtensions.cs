@@ -22,12 +22,9 @@ internal static class GatewayExtensions
             .ValidateOnStart();
         var options = builder.Configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
 
-        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = ctx =>
-        {
-            // The id a client quotes; the same one the services log, since the gateway forwards it.
-            ctx.ProblemDetails.Extensions["requestId"] = ctx.HttpContext.TraceIdentifier;
-            ctx.ProblemDetails.Extensions.Remove("traceId");
-        });
+        // Problem bodies carry the request id a client quotes: the same one the services log, since the gateway forwards it.
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = ctx => ctx.ProblemDetails.Extensions.Remove("traceId"));
+        builder.Services.AddRequestIdToProblemDetails();
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
 
         // First line of defence: tokens are validated here (the services validate again).
