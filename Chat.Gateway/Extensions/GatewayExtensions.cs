@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Threading.RateLimiting;
 using Chat.Gateway.Infrastructure;
+using Chat.ServiceDefaults;
 using Chat.ServiceDefaults.Authentication;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -86,7 +87,7 @@ internal static class GatewayExtensions
                 var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
                 var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
                 rejected.HttpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-                await EdgeProblems.WriteAsync(rejected.HttpContext, StatusCodes.Status429TooManyRequests, "rate_limited",
+                await ProblemResponses.WriteAsync(rejected.HttpContext, StatusCodes.Status429TooManyRequests, "rate_limited",
                     "Too many requests", $"Slow down; retry after {seconds} s.");
             };
         });
@@ -125,7 +126,7 @@ internal static class GatewayExtensions
     {
         var limit = context.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBodyBytes;
         return context.Request.ContentLength > limit
-            ? EdgeProblems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "payload_too_large",
+            ? ProblemResponses.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "payload_too_large",
                 "Request body too large", $"The gateway accepts bodies up to {limit} bytes.")
             : next(context);
     }

@@ -75,8 +75,8 @@ async function loadModels() {
     const models = itemsOf(await api.models());
     for (const m of models) {
       const option = document.createElement("option");
-      option.value = JSON.stringify({ model: m.id ?? m.model ?? m.name, provider: m.provider });
-      option.textContent = `${m.id ?? m.model ?? m.name}${m.provider ? ` (${m.provider})` : ""}`;
+      option.value = JSON.stringify({ model: m.model ?? m.name ?? m.id, provider: m.provider });
+      option.textContent = `${m.model ?? m.name ?? m.id}${m.provider ? ` (${m.provider})` : ""}`;
       select.append(option);
     }
   } catch { /* models are optional: the server's default applies */ }

@@ -161,8 +161,16 @@ public sealed class GenerationRunner(
             finish ??= "stop";
             seq++;
             outcome = Outcome(GenerationStatus.Completed);
+            // Persist before the terminal frame: a client that sees it can read the final message at once.
+            try
+            {
+                await StoreAsync(store.CompleteAsync, outcome);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
+            {
+                LlmLog.FinishFailed(logger, ex, job.GenerationId);
+            }
             await PublishAsync(Frame(FrameTypes.Completed) with { Model = used.Name, Provider = used.Provider, FinishReason = finish, Usage = usage });
-            await StoreAsync(store.CompleteAsync, outcome);
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
@@ -211,6 +219,16 @@ public sealed class GenerationRunner(
 
     private async Task FinishSafelyAsync(GenerationJob job, bool startedPublished, GenerationFrame terminal, Func<GenerationOutcome, CancellationToken, Task> storeCall, GenerationOutcome outcome)
     {
+        // Persist first, then end the stream: whoever sees the terminal frame can read the stored message.
+        try
+        {
+            await StoreAsync(storeCall, outcome);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LlmLog.FinishFailed(logger, ex, job.GenerationId);
+        }
+
         try
         {
             if (!startedPublished)
@@ -220,15 +238,6 @@ public sealed class GenerationRunner(
             }
 
             await PublishAsync(terminal);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            LlmLog.FinishFailed(logger, ex, job.GenerationId);
-        }
-
-        try
-        {
-            await StoreAsync(storeCall, outcome);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

@@ -1,4 +1,5 @@
 using System.Text;
+using Chat.ServiceDefaults;
 using Chat.ServiceDefaults.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
@@ -90,9 +91,9 @@ public static class AuthenticationExtensions
                 ctx.Response.Headers.WWWAuthenticate = ctx.AuthenticateFailure is null
                     ? "Bearer"
                     : $"Bearer error=\"invalid_token\", error_description=\"{description}\"";
-                return AuthProblems.WriteAsync(ctx.HttpContext, StatusCodes.Status401Unauthorized, code, "Unauthorized", description);
+                return ProblemResponses.WriteAsync(ctx.HttpContext, StatusCodes.Status401Unauthorized, code, "Unauthorized", description);
             },
-            OnForbidden = ctx => AuthProblems.WriteAsync(
+            OnForbidden = ctx => ProblemResponses.WriteAsync(
                 ctx.HttpContext, StatusCodes.Status403Forbidden, "forbidden", "Forbidden", "The token lacks a scope this operation needs."),
         };
     }

@@ -2,10 +2,14 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Chat.ServiceDefaults.Authentication;
+namespace Chat.ServiceDefaults;
 
-/// <summary>Writes 401/403 answers as RFC 7807 problem details with a stable <c>code</c>.</summary>
-public static class AuthProblems
+/// <summary>
+/// Writes a service's own answers (401, 403, 413, 429) as RFC 7807 problem details with a stable <c>code</c>, through
+/// <see cref="IProblemDetailsService"/> when it can (so customisations such as the request id apply), else as plain
+/// <c>application/problem+json</c> (e.g. for a request that accepts only <c>text/event-stream</c>).
+/// </summary>
+public static class ProblemResponses
 {
     public static async Task WriteAsync(HttpContext context, int status, string code, string title, string detail)
     {
