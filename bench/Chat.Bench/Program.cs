@@ -1,1 +1,3 @@
-return 0;
+using Chat.Bench;
+
+return await BenchCommands.RunAsync(args);

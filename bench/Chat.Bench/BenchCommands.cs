@@ -1,0 +1,68 @@
+using Chat.Bench.Cli;
+using Chat.Bench.Reporting;
+using Chat.Bench.WebSockets;
+
+namespace Chat.Bench;
+
+/// <summary>The commands of the load tool (docs/BENCHMARKS.md has the method and the suites).</summary>
+public static class BenchCommands
+{
+    public const string Usage = """
+        Chat.Bench — load tool for Chat and its baselines (docs/BENCHMARKS.md)
+
+          ws        WebSocket fan-out at one rate
+          ws-step   the same, raising the rate until p99 / loss / delivery breaks a threshold
+          rest      REST operations at fixed concurrency (Chat through the gateway or chat-api, or the bare baseline)
+          openai    streamed POST /v1/chat/completions: completions/s and time to first chunk
+          report    medians and ratios of the JSON results in a directory, as Markdown
+
+        ws / ws-step:
+          --target chat|raw|signalr   --url http://host:port (raw/signalr: omitted = the bench starts the baseline)
+          --sockets N --per-conversation K --rate R (generations/s) --tokens-per-second T --chunks N --chunk-bytes B
+          --duration 30s --warmup 5s --drain 10s --connect-parallelism 32 --label NAME --out DIR
+          --redis start|chat|<host:port,password=...>   --chat-data /var/lib/chat
+          --signing-key KEY (or CHAT_BENCH_SIGNING_KEY) --api-url URL --users U      (chat only)
+          --sample label=pid:N|port:N|name:fragment   (more processes to sample, comma-separated)
+          ws-step: --rates 10,20,40 | --start-rate 10 --step-factor 1.5 --max-steps 12; --max-p99-ms 50 --min-delivered-ratio 0.98
+        rest:    --target chat|baseline --url URL --concurrency 64 --duration 20s --ops create,list,list-deep,history,send
+                 --postgres start|chat|<connection string> (baseline) --signing-key KEY (chat)
+        openai:  --url URL --concurrency 16 --duration 20s --model chat-dev --signing-key KEY --provider-ttft-ms 0
+        report:  --in bench/results
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        using var cts = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            cts.Cancel();
+        };
+        try
+        {
+            var cl = CommandLine.Parse(args);
+            switch (cl.Command)
+            {
+                case "ws":
+                case "ws-step":
+                    var ws = WsOptions.From(cl, stepMode: cl.Command == "ws-step");
+                    cl.ThrowOnUnused();
+                    var result = await new WsScenario(ws).RunAsync(cts.Token);
+                    Console.WriteLine("result: " + await ResultFiles.WriteAsync(ws.OutputDirectory, result.Kind, result.Target, ws.Label, result));
+                    return result.Steps.Count > 0 && (ws.StepMode ? result.LastHeld is not null : result.Steps[0].Lost == 0 && result.Steps[0].Duplicates == 0) ? 0 : 1;
+                case "help":
+                case "--help":
+                    Console.WriteLine(Usage);
+                    return 0;
+                default:
+                    throw new UsageException($"Unknown command '{cl.Command}'.");
+            }
+        }
+        catch (UsageException ex)
+        {
+            await Console.Error.WriteLineAsync("error: " + ex.Message);
+            await Console.Error.WriteLineAsync(Usage);
+            return 2;
+        }
+    }
+}
