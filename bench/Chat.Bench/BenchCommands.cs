@@ -50,6 +50,23 @@ public static class BenchCommands
                     var result = await new WsScenario(ws).RunAsync(cts.Token);
                     Console.WriteLine("result: " + await ResultFiles.WriteAsync(ws.OutputDirectory, result.Kind, result.Target, ws.Label, result));
                     return result.Steps.Count > 0 && (ws.StepMode ? result.LastHeld is not null : result.Steps[0].Lost == 0 && result.Steps[0].Duplicates == 0) ? 0 : 1;
+                case "rest":
+                    var rest = Http.RestOptions.From(cl);
+                    cl.ThrowOnUnused();
+                    var restResult = await new Http.RestScenario(rest).RunAsync(cts.Token);
+                    Console.WriteLine("result: " + await ResultFiles.WriteAsync(rest.OutputDirectory, "rest", rest.Target, rest.Label, restResult));
+                    return restResult.Operations.All(o => o.Failed == 0) ? 0 : 1;
+                case "openai":
+                    var openai = Http.OpenAiOptions.From(cl);
+                    cl.ThrowOnUnused();
+                    var openaiResult = await new Http.OpenAiScenario(openai).RunAsync(cts.Token);
+                    Console.WriteLine("result: " + await ResultFiles.WriteAsync(openai.OutputDirectory, "openai", "chat", openai.Label, openaiResult));
+                    return openaiResult.Operations.All(o => o.Failed == 0) ? 0 : 1;
+                case "report":
+                    var input = cl.String("in", Path.Combine(Infrastructure.BaselineServer.RepositoryRoot(), "bench", "results"));
+                    cl.ThrowOnUnused();
+                    Console.WriteLine(await Report.BuildAsync(input));
+                    return 0;
                 case "help":
                 case "--help":
                     Console.WriteLine(Usage);

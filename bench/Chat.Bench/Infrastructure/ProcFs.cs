@@ -47,6 +47,16 @@ public static class ProcFs
         return ListeningSockets().Where(s => mine.Contains(s.Inode)).Select(s => s.Port).Distinct().ToList();
     }
 
+    /// <summary>Direct children of any of <paramref name="parents"/>.</summary>
+    public static IReadOnlyList<int> ChildrenOf(IReadOnlyList<int> parents) =>
+        AllPids().Where(pid => ParentOf(pid) is { } parent && parents.Contains(parent)).ToList();
+
+    public static int? ParentOf(int pid)
+    {
+        var stat = TryRead($"/proc/{pid}/stat");
+        return stat is null ? null : int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], CultureInfo.InvariantCulture);
+    }
+
     public static string? WorkingDirectory(int pid)
     {
         try

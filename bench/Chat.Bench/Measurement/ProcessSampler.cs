@@ -2,8 +2,11 @@ using Chat.Bench.Infrastructure;
 
 namespace Chat.Bench.Measurement;
 
-/// <summary>A named group of processes whose RSS and CPU are summed (e.g. both chat-streaming replicas).</summary>
-public sealed record SampledGroup(string Label, IReadOnlyList<int> Pids);
+/// <summary>
+/// A named group of processes whose RSS and CPU are summed (e.g. both chat-streaming replicas). With
+/// <see cref="IncludeChildren"/> their children count too, looked up at each sample (PostgreSQL's backends).
+/// </summary>
+public sealed record SampledGroup(string Label, IReadOnlyList<int> Pids, bool IncludeChildren = false);
 
 /// <summary>RSS and cumulative CPU ticks of every group at one instant.</summary>
 public sealed record ProcessSnapshot(DateTimeOffset At, long Timestamp, IReadOnlyDictionary<string, (long RssBytes, long CpuTicks)> Groups);
@@ -52,7 +55,7 @@ public sealed class ProcessSampler
         foreach (var group in _groups)
         {
             long rss = 0, cpu = 0;
-            foreach (var pid in group.Pids)
+            foreach (var pid in group.IncludeChildren ? [.. group.Pids, .. ProcFs.ChildrenOf(group.Pids)] : group.Pids)
             {
                 rss += ProcFs.RssBytes(pid) ?? 0;
                 cpu += ProcFs.CpuTicks(pid) ?? 0;
