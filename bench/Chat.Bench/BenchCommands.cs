@@ -14,6 +14,7 @@ public static class BenchCommands
           ws-step   the same, raising the rate until p99 / loss / delivery breaks a threshold
           rest      REST operations at fixed concurrency (Chat through the gateway or chat-api, or the bare baseline)
           openai    streamed POST /v1/chat/completions: completions/s and time to first chunk
+          idle      RSS and CPU of each running Chat process with no load (the 100 MB target)
           report    medians and ratios of the JSON results in a directory, as Markdown
 
         ws / ws-step:
@@ -27,6 +28,7 @@ public static class BenchCommands
         rest:    --target chat|baseline --url URL --concurrency 64 --duration 20s --ops create,list,list-deep,history,send
                  --postgres start|chat|<connection string> (baseline) --signing-key KEY (chat)
         openai:  --url URL --concurrency 16 --duration 20s --model chat-dev --signing-key KEY --provider-ttft-ms 0
+        idle:    --duration 10s --chat-data /var/lib/chat
         report:  --in bench/results
         """;
 
@@ -62,6 +64,11 @@ public static class BenchCommands
                     var openaiResult = await new Http.OpenAiScenario(openai).RunAsync(cts.Token);
                     Console.WriteLine("result: " + await ResultFiles.WriteAsync(openai.OutputDirectory, "openai", "chat", openai.Label, openaiResult));
                     return openaiResult.Operations.All(o => o.Failed == 0) ? 0 : 1;
+                case "idle":
+                    var idleFor = cl.Duration("duration", TimeSpan.FromSeconds(10));
+                    var dataDir = cl.String("chat-data", Infrastructure.ChatLocalInfrastructure.DefaultDataDirectory());
+                    cl.ThrowOnUnused();
+                    return await Measurement.IdleCommand.RunAsync(idleFor, dataDir, cts.Token);
                 case "report":
                     var input = cl.String("in", Path.Combine(Infrastructure.BaselineServer.RepositoryRoot(), "bench", "results"));
                     cl.ThrowOnUnused();

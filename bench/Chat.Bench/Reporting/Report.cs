@@ -104,12 +104,12 @@ public static class Report
         md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
         var rates = new Dictionary<(string Label, string Target, string Operation), double>();
         foreach (var group in runs.SelectMany(r => r.Operations.Select(o => (Run: r, Op: o)))
-                     .GroupBy(x => (x.Run.Label, Target: x.Run.Target + (x.Run.Parameters.TryGetValue("url", out var u) ? $" ({u.TrimEnd('/')})" : ""), x.Op.Operation))
+                     .GroupBy(x => (x.Run.Label, Target: Display(x.Run), x.Op.Operation))
                      .OrderBy(g => g.Key.Label, StringComparer.Ordinal).ThenBy(g => g.Key.Target, StringComparer.Ordinal))
         {
             var ops = group.Select(x => x.Op).ToList();
             var rps = Median(ops.Select(o => o.RequestsPerSecond));
-            rates[(group.Key.Label, group.First().Run.Target, group.Key.Operation)] = rps;
+            rates[(group.Key.Label, group.Key.Target, group.Key.Operation)] = rps;
             var firstChunks = ops.Select(o => o.FirstChunk).OfType<Measurement.LatencySummary>().ToList();
             md.AppendLine(CultureInfo.InvariantCulture,
                 $"| {group.Key.Label} | {group.Key.Target} | {group.Key.Operation} | {ops.Count} | {ops[0].Concurrency} | {rps:0.0} | " +
@@ -123,16 +123,21 @@ public static class Report
         {
             md.AppendLine("| label | chat operation | chat / bare Kestrel + Npgsql req/s |");
             md.AppendLine("|---|---|---|");
-            foreach (var ((label, target, op), rps) in rates.Where(kv => kv.Key.Target == "chat").OrderBy(kv => kv.Key.Label, StringComparer.Ordinal))
+            foreach (var ((label, target, op), rps) in rates.Where(kv => kv.Key.Target != "baseline").OrderBy(kv => kv.Key.Label, StringComparer.Ordinal))
             {
                 if (baselines.TryGetValue(label, out var floor) && floor > 0)
                 {
-                    md.AppendLine(CultureInfo.InvariantCulture, $"| {label} | {op} | {rps / floor:0.00} |");
+                    md.AppendLine(CultureInfo.InvariantCulture, $"| {label} | {op} ({target}) | {rps / floor:0.00} |");
                 }
             }
             md.AppendLine();
         }
     }
+
+    /// <summary>Chat rows name the URL they drove (gateway or chat-api); a baseline's URL is a random port.</summary>
+    private static string Display(HttpRunResult run) =>
+        run.Target == "baseline" ? "baseline"
+        : run.Parameters.TryGetValue("url", out var url) ? $"{run.Target} via {new Uri(url).Authority}" : run.Target;
 
     private static double Median(IEnumerable<double> values)
     {
