@@ -9,12 +9,18 @@ builder.Services.AddOptions<RawWsOptions>()
     .BindConfiguration(RawWsOptions.SectionName)
     .ValidateDataAnnotations()
     .ValidateOnStart();
-builder.Services.AddSingleton<IConnectionMultiplexer>(sp =>
-    ConnectionMultiplexer.Connect(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<RawWsOptions>>().Value.Redis));
 builder.Services.AddSingleton<ConversationRooms>();
+
+// Connected before the first request: a lazy synchronous connect would block thread-pool threads under a burst of upgrades.
+var redisConfiguration = builder.Configuration[$"{RawWsOptions.SectionName}:{nameof(RawWsOptions.Redis)}"];
+if (string.IsNullOrEmpty(redisConfiguration))
+{
+    throw new InvalidOperationException($"{RawWsOptions.SectionName}:{nameof(RawWsOptions.Redis)} is required.");
+}
+builder.Services.AddSingleton<IConnectionMultiplexer>(await ConnectionMultiplexer.ConnectAsync(redisConfiguration));
 
 var app = builder.Build();
 app.UseWebSockets();
 app.MapGet("/health", () => TypedResults.Text("ok"));
 app.Map("/ws", RawSocketEndpoint.HandleAsync);
-app.Run();
+await app.RunAsync();

@@ -29,7 +29,8 @@ public sealed class BaselineServer : IAsyncDisposable
         var url = new Uri($"http://127.0.0.1:{port}");
         List<string> args = [dll, "--urls", url.ToString().TrimEnd('/')];
         args.AddRange(settings.Select(kv => $"--{kv.Key}={kv.Value}"));
-        var process = ChildProcess.Start(project, "dotnet", args);
+        // Baselines log at Warning and above only, so their output stays visible: it is where a failure shows.
+        var process = ChildProcess.Start(project, "dotnet", args, quiet: false);
         var server = new BaselineServer(process, url);
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };

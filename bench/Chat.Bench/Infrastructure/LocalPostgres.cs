@@ -45,7 +45,7 @@ public sealed class LocalPostgres : IAsyncDisposable
 
         var port = ProcFs.FreePort();
         string[] serverArgs = ["-D", data, "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-c", "listen_addresses=127.0.0.1",
-            "-c", "unix_socket_directories=", "-c", "max_connections=300", "-c", "log_min_messages=warning", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"];
+            "-c", "unix_socket_directories=", "-c", "max_connections=300", "-c", "log_min_messages=fatal", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"];
         var process = isRoot
             ? ChildProcess.Start("postgres", "setpriv", [.. runAs, Exe("postgres"), .. serverArgs], stopSignal: FastShutdown)
             : ChildProcess.Start("postgres", Exe("postgres"), serverArgs, stopSignal: FastShutdown);

@@ -11,6 +11,7 @@ public sealed record DriverResult(
     long Generations,
     long Frames,
     long ChunksInWindow,
+    long DeliveriesOwedInWindow,
     double WindowSeconds,
     IReadOnlyDictionary<Guid, long> GenerationsPerConversation);
 
@@ -22,7 +23,10 @@ public sealed record DriverResult(
 /// Each 1 ms tick publishes what is due and awaits it (pipelined), so a slow Redis lowers the offered rate
 /// visibly instead of queueing without bound.
 /// </summary>
-public sealed class GenerationDriver(IFramePublisher publisher, IReadOnlyList<Guid> conversations)
+/// <param name="publisher">Where frames go.</param>
+/// <param name="conversations">Round-robin targets of new generations.</param>
+/// <param name="subscribers">Sockets per conversation: a chunk published is owed to that many sockets.</param>
+public sealed class GenerationDriver(IFramePublisher publisher, IReadOnlyList<Guid> conversations, IReadOnlyDictionary<Guid, long> subscribers)
 {
     private sealed class Active(Guid conversationId, long startTimestamp)
     {
@@ -46,6 +50,7 @@ public sealed class GenerationDriver(IFramePublisher publisher, IReadOnlyList<Gu
         var active = new List<Active>();
         var pending = new List<Task>();
         long generations = 0, frames = 0, chunks = 0, chunksAtWindowStart = 0, chunksAtWindowEnd = 0;
+        long owed = 0, owedAtWindowStart = 0, owedAtWindowEnd = 0;
         long windowStart = 0, windowEnd = 0;
         var start = Stopwatch.GetTimestamp();
         var warmupEnd = start + (long)(shape.Warmup.TotalSeconds * Stopwatch.Frequency);
@@ -62,6 +67,7 @@ public sealed class GenerationDriver(IFramePublisher publisher, IReadOnlyList<Gu
                 windowOpen = true;
                 windowStart = now;
                 chunksAtWindowStart = chunks;
+                owedAtWindowStart = owed;
                 onWindowStart();
             }
             if (!windowClosed && now >= deadline)
@@ -69,6 +75,7 @@ public sealed class GenerationDriver(IFramePublisher publisher, IReadOnlyList<Gu
                 windowClosed = true;
                 windowEnd = now;
                 chunksAtWindowEnd = chunks;
+                owedAtWindowEnd = owed;
                 onWindowEnd();
             }
             if (!windowClosed)
@@ -98,6 +105,7 @@ public sealed class GenerationDriver(IFramePublisher publisher, IReadOnlyList<Gu
                     if (frame.Type == FrameTypes.Chunk)
                     {
                         chunks++;
+                        owed += subscribers.GetValueOrDefault(g.ConversationId);
                     }
                     g.NextSeq++;
                 }
@@ -114,7 +122,7 @@ public sealed class GenerationDriver(IFramePublisher publisher, IReadOnlyList<Gu
             await timer.WaitForNextTickAsync(ct);
         }
 
-        return new DriverResult(generations, frames, chunksAtWindowEnd - chunksAtWindowStart,
+        return new DriverResult(generations, frames, chunksAtWindowEnd - chunksAtWindowStart, owedAtWindowEnd - owedAtWindowStart,
             (windowEnd - windowStart) / (double)Stopwatch.Frequency, perConversation);
     }
 
