@@ -16,9 +16,10 @@ public interface IFramePublisher : IAsyncDisposable
 }
 
 /// <summary>
-/// Chat's contract (Chat.Messaging): XADD to the generation's stream with id <c>{seq}-1</c>, then PUBLISH on the
-/// conversation's channel, pipelined on one connection as Chat.Api does; the stream expires after the terminal frame.
-/// Used for Chat and for the raw baseline alike, so both see the same Redis traffic.
+/// Chat's contract (Chat.Messaging, docs/PROTOCOL.md "Frames on Redis"): for every frame XADD to the generation's
+/// stream with id <c>{seq}-1</c>, refresh the stream's expiry to the replay window, then PUBLISH on the
+/// conversation's channel — pipelined in that order on one connection. Used for Chat and for the raw baseline
+/// alike, so both see the same Redis traffic.
 /// </summary>
 public sealed class RedisFramePublisher(IConnectionMultiplexer redis) : IFramePublisher
 {
@@ -32,10 +33,9 @@ public sealed class RedisFramePublisher(IConnectionMultiplexer redis) : IFramePu
         var stream = RedisKeys.GenerationStream(frame.GenerationId);
         var add = _db.StreamAddAsync(stream, GenerationStreamSettings.FrameField, json, GenerationStreamSettings.EntryId(frame.Seq),
             maxLength: GenerationStreamSettings.DefaultMaxLength, useApproximateMaxLength: true);
+        var expire = _db.KeyExpireAsync(stream, GenerationStreamSettings.DefaultReplayWindow);
         var publish = _db.PublishAsync(RedisKeys.ConversationChannel(frame.ConversationId), json);
-        return frame.IsTerminal
-            ? Task.WhenAll(add, publish, _db.KeyExpireAsync(stream, GenerationStreamSettings.DefaultReplayWindow))
-            : Task.WhenAll(add, publish);
+        return Task.WhenAll(add, expire, publish);
     }
 
     public async ValueTask DisposeAsync() => await redis.DisposeAsync();
