@@ -19,15 +19,17 @@
 #   CHAT_BENCH_SIGNING_KEY  the JWT key Chat was started with: ./run.sh --Parameters:jwt-signing-key=$CHAT_BENCH_SIGNING_KEY
 #   CHAT_GATEWAY            the gateway (default http://localhost:5300)
 #   CHAT_API                chat-api's own URL (dashboard → chat-api → endpoints); REST/OpenAI without the gateway
-#   CHAT_STREAMING          one chat-streaming replica's URL (dashboard); the connections suite holds its sockets there
+#   CHAT_STREAMING          where the connections suite holds its sockets (default http://replica: one chat-streaming
+#                           replica directly, found by its process; give the gateway's URL to go through it)
 #   REPEAT (2)  DURATION (15s)  WARMUP (3s)  STEPS (12)  STEP_FACTOR (1.6)  START_RATE (10)  RATE  SOCKETS (10000)
 #   PROVIDER_TTFT_MS        the local provider's configured time to first token (for the openai suite's overhead line)
 #   OUT                     results directory (default bench/results/<suite>-<UTC time>)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+usage() { awk 'NR > 1 && /^set -euo/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
 suite="${1:-}"
-[ -n "$suite" ] || { sed -n '2,32p' "$0"; exit 2; }
+[ -n "$suite" ] || { usage; exit 2; }
 shift || true
 
 # 10,000+ sockets need as many descriptors in this process and in the servers it starts.
@@ -96,11 +98,11 @@ run_latency() {
 
 run_connections() {
   need_chat
-  [ -n "${CHAT_STREAMING:-}" ] || { echo "connections: set CHAT_STREAMING to one chat-streaming replica's URL (dashboard)"; exit 2; }
+  local streaming="${CHAT_STREAMING:-http://replica}"
   for rep in $(seq "$REPEAT"); do
     for target in raw signalr chat; do
       local url=()
-      [ "$target" = chat ] && url=(--url "$CHAT_STREAMING" --api-url "$CHAT_GATEWAY")
+      [ "$target" = chat ] && url=(--url "$streaming" --api-url "$CHAT_GATEWAY")
       bench ws --target "$target" "${url[@]}" --label "held-$SOCKETS" --sockets "$SOCKETS" --per-conversation 1 \
         --rate 50 --duration 60s --warmup 10s --connect-parallelism 64 || true
     done
@@ -139,7 +141,7 @@ case "$suite" in
   openai) run_openai ;;
   idle) run_idle ;;
   chat) run_ws; [ -n "${RATE:-}" ] && run_latency; run_connections; run_rest; run_openai; run_idle ;;
-  *) echo "unknown suite '$suite'"; sed -n '2,32p' "$0"; exit 2 ;;
+  *) echo "unknown suite '$suite'"; usage; exit 2 ;;
 esac
 
 echo

@@ -18,7 +18,8 @@ public static class BenchCommands
           report    medians and ratios of the JSON results in a directory, as Markdown
 
         ws / ws-step:
-          --target chat|raw|signalr   --url http://host:port (raw/signalr: omitted = the bench starts the baseline)
+          --target chat|raw|signalr   --url http://host:port (raw/signalr: omitted = the bench starts the baseline;
+                                      chat: default http://localhost:5300, http://replica = one chat-streaming replica)
           --sockets N --per-conversation K --rate R (generations/s) --tokens-per-second T --chunks N --chunk-bytes B
           --duration 30s --warmup 5s --drain 10s --connect-parallelism 32 --label NAME --out DIR
           --redis start|chat|<host:port,password=...>   --chat-data /var/lib/chat

@@ -34,7 +34,7 @@ public static class Report
         var machine = ws.Select(r => r.Machine).Concat(http.Select(r => r.Machine)).FirstOrDefault();
         if (machine is not null)
         {
-            md.AppendLine(CultureInfo.InvariantCulture, $"Machine: {machine.Cores} cores, {machine.MemoryGiB} GiB, Linux {machine.Kernel}, {machine.Runtime}. Medians of the runs counted in `runs`.");
+            md.AppendLine(CultureInfo.InvariantCulture, $"Machine: {machine.Cores} cores, {machine.MemoryGiB} GiB, Linux {machine.Kernel}, {machine.Runtime}. Medians of the runs counted in `runs`, (min–max) where there are several.");
             md.AppendLine();
         }
         AppendWebSockets(md, ws);
@@ -69,7 +69,7 @@ public static class Report
             var cpu = string.Join(", ", steps.SelectMany(s => s.Processes).GroupBy(p => p.Label).Select(g => $"{g.Key} {Median(g.Select(p => p.CpuCores)):0.00}"));
             md.AppendLine(CultureInfo.InvariantCulture,
                 $"| {group.Key.Label} | {group.Key.Target} | {steps.Count} | {first.Sockets} | {first.Parameters.GetValueOrDefault("perConversation")} | {first.Parameters.GetValueOrDefault("chunkBytes")} | " +
-                $"{Median(steps.Select(s => s.GenerationsPerSecond)):0.##} | {delivered:0} | {Median(steps.Select(s => s.Latency.P50Ms)):0.###} | {p99:0.###} | " +
+                $"{Median(steps.Select(s => s.GenerationsPerSecond)):0.##} | {delivered:0}{Spread(steps.Select(s => s.DeliveredChunksPerSecond))} | {Median(steps.Select(s => s.Latency.P50Ms)):0.###} | {p99:0.###} | " +
                 $"{Median(steps.Select(s => s.Latency.P999Ms)):0.###} | {steps.Sum(s => s.Lost)} | {steps.Sum(s => s.Duplicates)} | " +
                 $"{Median(group.Select(r => r.ConnectsPerSecond)):0} | {rss} | {cpu} |");
         }
@@ -112,7 +112,7 @@ public static class Report
             rates[(group.Key.Label, group.Key.Target, group.Key.Operation)] = rps;
             var firstChunks = ops.Select(o => o.FirstChunk).OfType<Measurement.LatencySummary>().ToList();
             md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {group.Key.Label} | {group.Key.Target} | {group.Key.Operation} | {ops.Count} | {ops[0].Concurrency} | {rps:0.0} | " +
+                $"| {group.Key.Label} | {group.Key.Target} | {group.Key.Operation} | {ops.Count} | {ops[0].Concurrency} | {rps:0.0}{Spread(ops.Select(o => o.RequestsPerSecond))} | " +
                 $"{Median(ops.Select(o => o.Latency.P50Ms)):0.###} | {Median(ops.Select(o => o.Latency.P99Ms)):0.###} | {ops.Sum(o => o.Failed)} | " +
                 $"{(firstChunks.Count > 0 ? Median(firstChunks.Select(f => f.P50Ms)).ToString("0.###", CultureInfo.InvariantCulture) : "–")} | " +
                 $"{(firstChunks.Count > 0 ? Median(firstChunks.Select(f => f.P99Ms)).ToString("0.###", CultureInfo.InvariantCulture) : "–")} |");
@@ -138,6 +138,13 @@ public static class Report
     private static string Display(HttpRunResult run) =>
         run.Target == "baseline" ? "baseline"
         : run.Parameters.TryGetValue("url", out var url) ? $"{run.Target} via {new Uri(url).Authority}" : run.Target;
+
+    /// <summary>" (min–max)" when there is more than one run: how noisy the repetitions were.</summary>
+    private static string Spread(IEnumerable<double> values)
+    {
+        var list = values.Where(v => !double.IsNaN(v)).ToList();
+        return list.Count < 2 ? "" : string.Create(CultureInfo.InvariantCulture, $" ({list.Min():0}–{list.Max():0})");
+    }
 
     private static double Median(IEnumerable<double> values)
     {

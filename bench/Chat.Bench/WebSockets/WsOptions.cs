@@ -24,7 +24,10 @@ public sealed record WsOptions
     public required WsTarget Target { get; init; }
     public required string Label { get; init; }
 
-    /// <summary>Server base URL (http://…); null for raw/signalr means: start the baseline server here.</summary>
+    /// <summary>
+    /// Server base URL (http://…); null for raw/signalr means: start the baseline server here. For chat,
+    /// <c>http://replica</c> means one chat-streaming replica directly, found by its process.
+    /// </summary>
     public Uri? Url { get; init; }
 
     /// <summary>Where Chat's REST API is, to create the conversations (default: <see cref="Url"/>).</summary>
@@ -81,7 +84,7 @@ public sealed record WsOptions
             Target = target,
             Label = cl.String("label", "default"),
             Url = url,
-            ApiUrl = cl.OptionalString("api-url") is { } a ? new Uri(a) : url,
+            ApiUrl = cl.OptionalString("api-url") is { } a ? new Uri(a) : url?.Host == "replica" ? new Uri("http://localhost:5300") : url,
             SigningKey = cl.OptionalString("signing-key") ?? Environment.GetEnvironmentVariable("CHAT_BENCH_SIGNING_KEY"),
             Users = cl.Int("users", 1, 1, 1_000_000),
             Redis = cl.String("redis", target == WsTarget.Chat ? "chat" : "start"),

@@ -322,6 +322,22 @@ public sealed class WsScenario(WsOptions options)
 
     private async Task<(Uri Url, List<SampledGroup> Groups)> ResolveServerAsync(string redis)
     {
+        if (options.Target == WsTarget.Chat && options.Url?.Host == "replica")
+        {
+            // One chat-streaming replica directly, by the port its process listens on (behind the orchestrator's proxy).
+            var root = BaselineServer.RepositoryRoot();
+            var replicas = ProcFs.FindByCommandLine($"{Path.Combine(root, "Chat.Streaming", "bin")}/");
+            var replica = replicas.FirstOrDefault(pid => ProcFs.ListeningPorts(pid).Count > 0);
+            if (replica == 0)
+            {
+                throw new InvalidOperationException($"No listening Chat.Streaming process under {root}: is Chat running (./run.sh)?");
+            }
+            var port = ProcFs.ListeningPorts(replica).Min();
+            Console.WriteLine($"driving chat-streaming replica pid {replica} on port {port} directly");
+            var others = new[] { ("gateway", "Chat.Gateway"), ("chat-api", "Chat.Api") }
+                .Select(s => ProcessSampler.Resolve($"{s.Item1}=name:{Path.Combine(root, s.Item2, "bin")}/"));
+            return (new Uri($"http://127.0.0.1:{port}"), [new SampledGroup("chat-streaming", [replica]), .. others]);
+        }
         if (options.Target == WsTarget.Chat)
         {
             var root = BaselineServer.RepositoryRoot();
