@@ -25,9 +25,10 @@
 #   PROVIDER_TTFT_MS        the local provider's configured time to first token (for the openai suite's overhead line)
 #   OUT                     results directory (default bench/results/<suite>-<UTC time>)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+script="$(readlink -f "$0")"
+cd "$(dirname "$script")/.."
 
-usage() { awk 'NR > 1 && /^set -euo/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
+usage() { awk 'NR > 1 && /^set -euo/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$script"; }
 suite="${1:-}"
 [ -n "$suite" ] || { usage; exit 2; }
 shift || true
