@@ -30,7 +30,10 @@ cd "$(dirname "$script")/.."
 
 usage() { awk 'NR > 1 && /^set -euo/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$script"; }
 suite="${1:-}"
-[ -n "$suite" ] || { usage; exit 2; }
+case "$suite" in
+  smoke|baselines|ws|latency|connections|rest|openai|idle|chat) ;;
+  *) usage; exit 2 ;;
+esac
 shift || true
 
 # 10,000+ sockets need as many descriptors in this process and in the servers it starts.
@@ -142,7 +145,6 @@ case "$suite" in
   openai) run_openai ;;
   idle) run_idle ;;
   chat) run_ws; [ -n "${RATE:-}" ] && run_latency; run_connections; run_rest; run_openai; run_idle ;;
-  *) echo "unknown suite '$suite'"; usage; exit 2 ;;
 esac
 
 echo
