@@ -60,7 +60,7 @@ WS_SHAPES=("k1-64b 1000 1 64" "k3-64b 999 3 64" "k100-64b 1000 100 64" "k1-1k 10
 
 step_run() { # target label sockets k bytes
   local url=()
-  [ "$1" = chat ] && url=(--url "$CHAT_GATEWAY")
+  if [ "$1" = chat ]; then url=(--url "$CHAT_GATEWAY"); fi
   bench ws-step --target "$1" "${url[@]}" --label "$2" --sockets "$3" --per-conversation "$4" --chunk-bytes "$5" \
     --start-rate "$START_RATE" --step-factor "$STEP_FACTOR" --max-steps "$STEPS" --duration "$DURATION" --warmup "$WARMUP" || true
 }
@@ -106,7 +106,7 @@ run_connections() {
   for rep in $(seq "$REPEAT"); do
     for target in raw signalr chat; do
       local url=()
-      [ "$target" = chat ] && url=(--url "$streaming" --api-url "$CHAT_GATEWAY")
+      if [ "$target" = chat ]; then url=(--url "$streaming" --api-url "$CHAT_GATEWAY"); fi
       bench ws --target "$target" "${url[@]}" --label "held-$SOCKETS" --sockets "$SOCKETS" --per-conversation 1 \
         --rate 50 --duration 60s --warmup 10s --connect-parallelism 64 || true
     done
@@ -119,17 +119,17 @@ run_rest() {
     # The floor runs on the same PostgreSQL server as Chat (database 'postgres', table bench_items).
     bench rest --target baseline --postgres chat --label c64 --concurrency 64 || true
     bench rest --target chat --url "$CHAT_GATEWAY" --label c64 --concurrency 64 || true
-    [ -n "${CHAT_API:-}" ] && { bench rest --target chat --url "$CHAT_API" --label c64 --concurrency 64 || true; }
+    if [ -n "${CHAT_API:-}" ]; then bench rest --target chat --url "$CHAT_API" --label c64 --concurrency 64 || true; fi
   done
 }
 
 run_openai() {
   need_chat
   local ttft=()
-  [ -n "${PROVIDER_TTFT_MS:-}" ] && ttft=(--provider-ttft-ms "$PROVIDER_TTFT_MS")
+  if [ -n "${PROVIDER_TTFT_MS:-}" ]; then ttft=(--provider-ttft-ms "$PROVIDER_TTFT_MS"); fi
   for rep in $(seq "$REPEAT"); do
     bench openai --url "$CHAT_GATEWAY" --label c16 --concurrency 16 "${ttft[@]}" || true
-    [ -n "${CHAT_API:-}" ] && { bench openai --url "$CHAT_API" --label c16 --concurrency 16 "${ttft[@]}" || true; }
+    if [ -n "${CHAT_API:-}" ]; then bench openai --url "$CHAT_API" --label c16 --concurrency 16 "${ttft[@]}" || true; fi
   done
 }
 
@@ -144,7 +144,10 @@ case "$suite" in
   rest) run_rest ;;
   openai) run_openai ;;
   idle) run_idle ;;
-  chat) run_ws; [ -n "${RATE:-}" ] && run_latency; run_connections; run_rest; run_openai; run_idle ;;
+  chat)
+    run_ws
+    if [ -n "${RATE:-}" ]; then run_latency; fi
+    run_connections; run_rest; run_openai; run_idle ;;
 esac
 
 echo
