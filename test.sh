@@ -4,7 +4,7 @@
 # Extra arguments go to 'dotnet test' (e.g. ./test.sh --filter FullyQualifiedName~Gateway).
 set -euo pipefail
 cd "$(dirname "$0")"
-bash scripts/prerequisites.sh
+bash scripts/prerequisites.sh --tests
 
 results="$(pwd)/TestResults"
 rm -rf "$results"

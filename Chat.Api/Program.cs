@@ -1,11 +1,22 @@
+using Chat.Api.Apis;
+using Chat.Api.Extensions;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddChatDatabase();
 builder.AddChatRedis();
+builder.AddChatAuthentication();
+builder.AddApplicationServices();
 
 var app = builder.Build();
 
+app.UseChatApiPipeline();
 app.MapDefaultEndpoints("chat-api");
+app.MapApiReference();
+
+app.MapConversationsApi();
+app.MapMessagesApi();
+app.MapDevTokenApi();
 
 app.Run();

@@ -25,17 +25,52 @@ internal static partial class AppHostExtensions
             builder.AddParameter("jwt-signing-key", new GenerateParameterDefault { MinLength = 48, Special = false }, secret: true));
     }
 
-    /// <summary>Passes the app host's <c>Gateway:*</c> settings (CORS origins, limits) to the gateway as environment.</summary>
-    public static IResourceBuilder<ProjectResource> WithGatewaySettings(this IResourceBuilder<ProjectResource> gateway, IConfiguration configuration)
+    /// <summary>
+    /// Passes a configuration section of the app host (e.g. <c>Gateway</c>, <c>Llm</c>) to a service as environment
+    /// variables, so settings given to <c>./run.sh</c> or the tests reach the service that reads them.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithSettingsSection(this IResourceBuilder<ProjectResource> project, IConfiguration configuration, string section)
     {
-        foreach (var (key, value) in configuration.GetSection("Gateway").AsEnumerable(makePathsRelative: false))
+        foreach (var (key, value) in configuration.GetSection(section).AsEnumerable(makePathsRelative: false))
         {
             if (value is not null)
             {
-                gateway.WithEnvironment(key.Replace(":", "__", StringComparison.Ordinal), value);
+                project.WithEnvironment(key.Replace(":", "__", StringComparison.Ordinal), value);
             }
         }
-        return gateway;
+        return project;
+    }
+
+    /// <summary>
+    /// Well-known provider keys, each an optional secret parameter: set <c>Parameters:openai-api-key</c> (user secrets or
+    /// environment) and the provider appears; with none set, the built-in <c>local</c> model serves.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithLlmProviderKeys(this IResourceBuilder<ProjectResource> api, IDistributedApplicationBuilder builder)
+    {
+        (string Parameter, string Provider, string Type, string? Endpoint)[] known =
+        [
+            ("openai-api-key", "openai", "openai", null),
+            ("anthropic-api-key", "anthropic", "anthropic", null),
+            ("deepseek-api-key", "deepseek", "openai-compatible", "https://api.deepseek.com/v1"),
+        ];
+        foreach (var (parameter, provider, type, endpoint) in known)
+        {
+            if (string.IsNullOrEmpty(builder.Configuration[$"Parameters:{parameter}"]))
+            {
+                continue;
+            }
+            var prefix = $"Llm__Providers__{provider}__";
+            api.WithEnvironment(prefix + "ApiKey", builder.AddParameter(parameter, secret: true));
+            if (string.IsNullOrEmpty(builder.Configuration[$"Llm:Providers:{provider}:Type"]))
+            {
+                api.WithEnvironment(prefix + "Type", type);
+            }
+            if (endpoint is not null && string.IsNullOrEmpty(builder.Configuration[$"Llm:Providers:{provider}:Endpoint"]))
+            {
+                api.WithEnvironment(prefix + "Endpoint", endpoint);
+            }
+        }
+        return api;
     }
 
     public static IResourceBuilder<T> WithChatJwt<T>(this IResourceBuilder<T> resource, JwtParameters jwt)

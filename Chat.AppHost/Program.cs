@@ -33,6 +33,8 @@ var api = builder.AddProject<Projects.Chat_Api>("chat-api")
     .WaitFor(cache)
     .WaitForCompletion(migrations)
     .WithChatJwt(jwt)
+    .WithSettingsSection(builder.Configuration, "Llm")
+    .WithLlmProviderKeys(builder)
     .WithHttpHealthCheck("/health");
 
 var streaming = builder.AddProject<Projects.Chat_Streaming>("chat-streaming")
@@ -50,7 +52,7 @@ var gateway = builder.AddProject<Projects.Chat_Gateway>("gateway")
     .WaitFor(streaming)
     .WithExternalHttpEndpoints()
     .WithChatJwt(jwt)
-    .WithGatewaySettings(builder.Configuration)
+    .WithSettingsSection(builder.Configuration, "Gateway")
     .WithHttpHealthCheck("/health");
 
 builder.AnnounceWhenReady(gateway);

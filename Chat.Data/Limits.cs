@@ -6,4 +6,7 @@ public static class Limits
     public const int IdentifierLength = 128;
     public const int TitleLength = 200;
     public const int ModelLength = 100;
+
+    /// <summary>Validated by the API (the column is text).</summary>
+    public const int SystemPromptLength = 32 * 1024;
 }

@@ -41,5 +41,10 @@ if [ "${CHAT_INFRASTRUCTURE:-auto}" != "containers" ] && ! have_local_servers; t
   fi
 fi
 
+# The browser tests drive Debian's Chromium through Playwright (no browser download).
+if [ "${1:-}" = "--tests" ] && [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null 2>&1; then apt_install chromium; else log "Install Chromium at /usr/bin/chromium for the browser tests."; exit 1; fi
+fi
+
 # The services' own tools (dotnet-ef) are pinned in .config/dotnet-tools.json.
 dotnet tool restore >/dev/null

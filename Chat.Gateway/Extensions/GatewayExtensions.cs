@@ -97,12 +97,18 @@ internal static class GatewayExtensions
         return builder;
     }
 
-    /// <summary>The edge pipeline, in order: client address, headers, CORS, body limit, identity, limits.</summary>
+    /// <summary>The edge pipeline, in order: client address, headers, CORS, the web client, body limit, identity, limits.</summary>
     public static WebApplication UseGatewayEdge(this WebApplication app)
     {
         app.UseForwardedHeaders();
         app.UseSecurityHeaders();
         app.UseCors();
+        // The web client (wwwroot) is public: it signs in itself.
+        app.UseDefaultFiles();
+        app.UseStaticFiles(new StaticFileOptions
+        {
+            OnPrepareResponse = ctx => ctx.Context.Response.Headers.CacheControl = "no-cache",
+        });
         app.Use(RejectOversizeBodies);
         app.UseWebSockets();
         app.UseAuthentication();

@@ -1,0 +1,57 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Chat.Api.Infrastructure;
+
+/// <summary>
+/// Turns every exception into problem details without its text: a request the framework could not bind (malformed
+/// JSON, a query value of the wrong type, a body too large) is the client's 4xx; anything else is a logged 500.
+/// </summary>
+internal sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
+    {
+        if (exception is OperationCanceledException && context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; nobody is left to read a body.
+            context.Response.StatusCode = StatusCodes.Status499ClientClosedRequest;
+            return true;
+        }
+
+        var (status, code, title) = exception switch
+        {
+            BadHttpRequestException { InnerException: JsonException } =>
+                (StatusCodes.Status400BadRequest, ProblemCodes.MalformedJson, "The request body is not valid JSON for this operation."),
+            BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
+                (StatusCodes.Status413PayloadTooLarge, ProblemCodes.RequestTooLarge, "The request body is too large."),
+            BadHttpRequestException { StatusCode: StatusCodes.Status415UnsupportedMediaType } =>
+                (StatusCodes.Status415UnsupportedMediaType, ProblemCodes.UnsupportedMediaType, "Send the body as application/json."),
+            BadHttpRequestException bad =>
+                (bad.StatusCode, ProblemCodes.ForStatus(bad.StatusCode), "The request could not be read."),
+            _ => (StatusCodes.Status500InternalServerError, ProblemCodes.InternalError, "An unexpected error occurred."),
+        };
+
+        if (status >= 500)
+        {
+            ApiTrace.UnhandledException(logger, context.Request.Method, context.Request.Path, exception);
+        }
+        else
+        {
+            ApiTrace.BadRequest(logger, context.Request.Method, context.Request.Path, status, exception.Message);
+        }
+
+        context.Response.StatusCode = status;
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            // Deliberately no Exception: the writer must not be tempted to describe it.
+            ProblemDetails = new ProblemDetails
+            {
+                Status = status,
+                Title = title,
+                Extensions = { ["code"] = code },
+            },
+        });
+    }
+}
