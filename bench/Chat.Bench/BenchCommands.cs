@@ -52,7 +52,10 @@ public static class BenchCommands
                     cl.ThrowOnUnused();
                     var result = await new WsScenario(ws).RunAsync(cts.Token);
                     Console.WriteLine("result: " + await ResultFiles.WriteAsync(ws.OutputDirectory, result.Kind, result.Target, ws.Label, result));
-                    return result.Steps.Count > 0 && (ws.StepMode ? result.LastHeld is not null : result.Steps[0].Lost == 0 && result.Steps[0].Duplicates == 0) ? 0 : 1;
+                    // Success: every socket connected, and (ws) nothing lost or duplicated / (ws-step) some step held.
+                    var ok = result.Connected == result.Sockets && result.Steps.Count > 0
+                        && (ws.StepMode ? result.LastHeld is not null : result.Steps[0].Lost == 0 && result.Steps[0].Duplicates == 0);
+                    return ok ? 0 : 1;
                 case "rest":
                     var rest = Http.RestOptions.From(cl);
                     cl.ThrowOnUnused();
