@@ -16,7 +16,11 @@
 #   chat         ws, latency (when RATE is set), connections, rest, openai, idle
 #
 # Environment:
-#   CHAT_BENCH_SIGNING_KEY  the JWT key Chat was started with: ./run.sh --Parameters:jwt-signing-key=$CHAT_BENCH_SIGNING_KEY
+# Chat suites need Chat running in Release with raised gateway limits (docs/BENCHMARKS.md, "Starting Chat"):
+#   dotnet run -c Release --project Chat.AppHost --launch-profile http -- --Parameters:jwt-signing-key=$CHAT_BENCH_SIGNING_KEY \
+#     --Gateway:RateLimit:UserPermits=100000000 --Gateway:RateLimit:ConcurrentGenerationsPerUser=1000
+#
+#   CHAT_BENCH_SIGNING_KEY  the JWT key Chat was started with
 #   CHAT_GATEWAY            the gateway (default http://localhost:5300)
 #   CHAT_API                chat-api's own URL (dashboard → chat-api → endpoints); REST/OpenAI without the gateway
 #   CHAT_STREAMING          where the connections suite holds its sockets (default http://replica: one chat-streaming
