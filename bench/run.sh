@@ -7,7 +7,8 @@
 # Suites (see docs/BENCHMARKS.md for what each measures and how long it takes):
 #   smoke        seconds-long runs of the baselines only; checks the tooling, measures nothing worth publishing
 #   baselines    ws-step on the raw limit and the SignalR peer (no Chat needed)
-#   ws           ws-step on Chat, the raw limit and the SignalR peer, same parameters, REPEAT times, alternating
+#   ws           ws-step on the raw limit, the SignalR peer, Chat through the gateway and Chat on one replica
+#                directly (the gateway's cost), same parameters, REPEAT times, alternating
 #   latency      ws at RATE (half the raw limit's max) on Chat and raw: the latency Chat adds
 #   connections  SOCKETS (10000) sockets held on one chat-streaming replica (CHAT_STREAMING), plus raw and signalr
 #   rest         Chat REST through the gateway and against chat-api, and the bare Kestrel + Npgsql baseline
@@ -62,10 +63,11 @@ need_chat() {
 # label sockets per-conversation chunk-bytes
 WS_SHAPES=("k1-64b 1000 1 64" "k3-64b 999 3 64" "k100-64b 1000 100 64" "k1-1k 1000 1 1024")
 
-step_run() { # target label sockets k bytes
-  local url=()
-  if [ "$1" = chat ]; then url=(--url "$CHAT_GATEWAY"); fi
-  bench ws-step --target "$1" "${url[@]}" --label "$2" --sockets "$3" --per-conversation "$4" --chunk-bytes "$5" \
+step_run() { # target label sockets k bytes   (target chat = through the gateway, chat-direct = one replica)
+  local target="$1" url=()
+  if [ "$target" = chat ]; then url=(--url "$CHAT_GATEWAY"); fi
+  if [ "$target" = chat-direct ]; then target=chat; url=(--url http://replica --api-url "$CHAT_GATEWAY"); fi
+  bench ws-step --target "$target" "${url[@]}" --label "$2" --sockets "$3" --per-conversation "$4" --chunk-bytes "$5" \
     --start-rate "$START_RATE" --step-factor "$STEP_FACTOR" --max-steps "$STEPS" --duration "$DURATION" --warmup "$WARMUP" || true
 }
 
@@ -90,7 +92,7 @@ run_ws() {
   for rep in $(seq "$REPEAT"); do
     for shape in "${WS_SHAPES[@]}"; do
       read -r label n k bytes <<<"$shape"
-      for target in raw signalr chat; do step_run "$target" "$label" "$n" "$k" "$bytes"; done
+      for target in raw signalr chat chat-direct; do step_run "$target" "$label" "$n" "$k" "$bytes"; done
     done
   done
 }

@@ -55,10 +55,14 @@ public static class Report
         var rows = new Dictionary<(string Label, string Target), (double Delivered, double P99)>();
         foreach (var group in runs.GroupBy(r => (r.Label, r.Target)).OrderBy(g => g.Key.Label, StringComparer.Ordinal).ThenBy(g => g.Key.Target, StringComparer.Ordinal))
         {
-            var steps = group.Select(r => r.Kind == "ws-step" ? r.LastHeld : (r.Steps.Count > 0 ? r.Steps[0] : null)).OfType<WsStepResult>().ToList();
+            // A run that did not connect every socket measured something else: counted apart, not in the medians.
+            var incomplete = group.Count(r => r.Connected < r.Sockets);
+            var steps = group.Where(r => r.Connected == r.Sockets)
+                .Select(r => r.Kind == "ws-step" ? r.LastHeld : (r.Steps.Count > 0 ? r.Steps[0] : null)).OfType<WsStepResult>().ToList();
+            var runsText = incomplete > 0 ? $"{steps.Count} (+{incomplete} incomplete)" : steps.Count.ToString(CultureInfo.InvariantCulture);
             if (steps.Count == 0)
             {
-                md.AppendLine(CultureInfo.InvariantCulture, $"| {group.Key.Label} | {group.Key.Target} | {group.Count()} | no step held | | | | | | | | | | | | |");
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {group.Key.Label} | {group.Key.Target} | {runsText} | no complete run with a step that held | | | | | | | | | | | | |");
                 continue;
             }
             var first = group.First();
@@ -68,26 +72,24 @@ public static class Report
             var rss = string.Join(", ", group.SelectMany(r => r.RssPerConnectionKiB).GroupBy(kv => kv.Key).Select(g => $"{g.Key} {Median(g.Select(kv => kv.Value)):0.#}"));
             var cpu = string.Join(", ", steps.SelectMany(s => s.Processes).GroupBy(p => p.Label).Select(g => $"{g.Key} {Median(g.Select(p => p.CpuCores)):0.00}"));
             md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {group.Key.Label} | {group.Key.Target} | {steps.Count} | {first.Sockets} | {first.Parameters.GetValueOrDefault("perConversation")} | {first.Parameters.GetValueOrDefault("chunkBytes")} | " +
+                $"| {group.Key.Label} | {group.Key.Target} | {runsText} | {first.Sockets} | {first.Parameters.GetValueOrDefault("perConversation")} | {first.Parameters.GetValueOrDefault("chunkBytes")} | " +
                 $"{Median(steps.Select(s => s.GenerationsPerSecond)):0.##} | {delivered:0}{Spread(steps.Select(s => s.DeliveredChunksPerSecond))} | {Median(steps.Select(s => s.Latency.P50Ms)):0.###} | {p99:0.###} | " +
                 $"{Median(steps.Select(s => s.Latency.P999Ms)):0.###} | {steps.Sum(s => s.Lost)} | {steps.Sum(s => s.Duplicates)} | " +
                 $"{Median(group.Select(r => r.ConnectsPerSecond)):0} | {rss} | {cpu} |");
         }
         md.AppendLine();
-        md.AppendLine("| label | chat / raw delivered | chat / signalr delivered | chat p99 − raw p99 (ms) |");
-        md.AppendLine("|---|---|---|---|");
-        foreach (var label in rows.Keys.Select(k => k.Label).Distinct().Order(StringComparer.Ordinal))
+        md.AppendLine("| label | Chat via | Chat / raw delivered | Chat / SignalR delivered | Chat p99 − raw p99 (ms) |");
+        md.AppendLine("|---|---|---|---|---|");
+        foreach (var ((label, target), chat) in rows.Where(kv => kv.Key.Target.StartsWith("chat", StringComparison.Ordinal))
+                     .OrderBy(kv => kv.Key.Label, StringComparer.Ordinal).ThenBy(kv => kv.Key.Target, StringComparer.Ordinal))
         {
-            if (!rows.TryGetValue((label, "chat"), out var chat))
-            {
-                continue;
-            }
-            var raw = rows.TryGetValue((label, "raw"), out var r) ? r : default((double, double)?);
-            var peer = rows.TryGetValue((label, "signalr"), out var s) ? s : default((double, double)?);
+            var via = target == "chat-direct" ? "one replica" : "gateway";
+            var raw = rows.TryGetValue((label, "raw"), out var r) ? r : default((double Delivered, double P99)?);
+            var peer = rows.TryGetValue((label, "signalr"), out var p) ? p : default((double Delivered, double P99)?);
             md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {label} | {(raw is { } a ? (chat.Delivered / a.Item1).ToString("0.00", CultureInfo.InvariantCulture) : "–")} | " +
-                $"{(peer is { } b ? (chat.Delivered / b.Item1).ToString("0.00", CultureInfo.InvariantCulture) : "–")} | " +
-                $"{(raw is { } c ? (chat.P99 - c.Item2).ToString("0.###", CultureInfo.InvariantCulture) : "–")} |");
+                $"| {label} | {via} | {(raw is { } a ? (chat.Delivered / a.Delivered).ToString("0.00", CultureInfo.InvariantCulture) : "–")} | " +
+                $"{(peer is { } b ? (chat.Delivered / b.Delivered).ToString("0.00", CultureInfo.InvariantCulture) : "–")} | " +
+                $"{(raw is { } c ? (chat.P99 - c.P99).ToString("0.###", CultureInfo.InvariantCulture) : "–")} |");
         }
         md.AppendLine();
     }

@@ -58,6 +58,9 @@ public sealed record WsOptions
 
     public int Conversations => (Sockets + PerConversation - 1) / PerConversation;
 
+    /// <summary>How results name the target: <c>chat</c> (through the gateway), <c>chat-direct</c> (one replica), <c>raw</c>, <c>signalr</c>.</summary>
+    public string TargetName => Target == WsTarget.Chat && Url?.Host == "replica" ? "chat-direct" : Target.ToString().ToLowerInvariant();
+
     public static WsOptions From(CommandLine cl, bool stepMode)
     {
         var target = cl.String("target", "raw").ToLowerInvariant() switch

@@ -101,7 +101,7 @@ public sealed class WsScenario(WsOptions options)
                         : $"step mode: last step that held: {lastHeld.GenerationsPerSecond} generations/s = {lastHeld.DeliveredChunksPerSecond:0} delivered chunks/s, p99 {lastHeld.Latency.P99Ms:0.##} ms");
                 }
 
-                return new WsRunResult(options.StepMode ? "ws-step" : "ws", options.Target.ToString().ToLowerInvariant(), options.Label, startedAt,
+                return new WsRunResult(options.StepMode ? "ws-step" : "ws", options.TargetName, options.Label, startedAt,
                     MachineInfo.Current(), Parameters(), options.Sockets, conversations.Count, open, connect.Failures, connect.Errors,
                     Math.Round(open / connect.Seconds, 1), connect.Latency.Summarize(), connectUsage, rssPerConnection, steps, lastHeld);
             }
@@ -360,7 +360,7 @@ public sealed class WsScenario(WsOptions options)
 
     private Dictionary<string, string> Parameters() => new()
     {
-        ["target"] = options.Target.ToString().ToLowerInvariant(),
+        ["target"] = options.TargetName,
         ["url"] = options.Url?.ToString() ?? "(started by the bench)",
         ["sockets"] = options.Sockets.ToString(CultureInfo.InvariantCulture),
         ["perConversation"] = options.PerConversation.ToString(CultureInfo.InvariantCulture),
