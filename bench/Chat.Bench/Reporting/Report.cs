@@ -65,7 +65,7 @@ public static class Report
                 md.AppendLine(CultureInfo.InvariantCulture, $"| {group.Key.Label} | {group.Key.Target} | {runsText} | no complete run with a step that held | | | | | | | | | | | | |");
                 continue;
             }
-            var first = group.First();
+            var first = group.FirstOrDefault(r => r.Connected == r.Sockets) ?? group.First();
             var delivered = Median(steps.Select(s => s.DeliveredChunksPerSecond));
             var p99 = Median(steps.Select(s => s.Latency.P99Ms));
             rows[group.Key] = (delivered, p99);
