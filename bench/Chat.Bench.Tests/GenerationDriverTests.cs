@@ -33,12 +33,13 @@ public class GenerationDriverTests
 
         var result = await driver.RunAsync(
             new LoadShape(GenerationsPerSecond: 20, TokensPerSecond: 200, ChunksPerGeneration: 5, ChunkBytes: 64,
-                Duration: TimeSpan.FromMilliseconds(600), Warmup: TimeSpan.FromMilliseconds(100)),
+                Duration: TimeSpan.FromSeconds(2), Warmup: TimeSpan.FromMilliseconds(200)),
             () => windowOpened = true, () => windowClosed = true, CancellationToken.None)
             .WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.True(windowOpened && windowClosed);
-        Assert.InRange(result.Generations, 8, 16);
+        // 20/s for 2 s; a late tick catches up on the starts it owes, so only a stall past the end loses some.
+        Assert.InRange(result.Generations, 20, 42);
         Assert.Equal(result.Generations * 7, result.Frames);
         Assert.Equal(result.Generations, result.GenerationsPerConversation.Values.Sum());
         Assert.Equal(result.ChunksInWindow * 3, result.DeliveriesOwedInWindow);
