@@ -33,6 +33,8 @@ var api = builder.AddProject<Projects.Chat_Api>("chat-api")
     .WaitFor(cache)
     .WaitForCompletion(migrations)
     .WithChatJwt(jwt)
+    .WithSettingsSection(builder.Configuration, "Conversations")
+    .WithSettingsSection(builder.Configuration, "Messages")
     .WithSettingsSection(builder.Configuration, "Llm")
     .WithLlmProviderKeys(builder)
     .WithHttpHealthCheck("/health");

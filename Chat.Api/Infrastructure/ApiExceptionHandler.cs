@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 
@@ -8,7 +9,7 @@ namespace Chat.Api.Infrastructure;
 /// Turns every exception into problem details without its text: a request the framework could not bind (malformed
 /// JSON, a query value of the wrong type, a body too large) is the client's 4xx; anything else is a logged 500.
 /// </summary>
-internal sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
+internal sealed partial class ApiExceptionHandler(IProblemDetailsService problems, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
@@ -19,6 +20,20 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogg
             return true;
         }
 
+        IDictionary<string, string[]>? errors = null;
+        if (exception is BadHttpRequestException { InnerException: JsonException json })
+        {
+            // The JSON path (e.g. "$.title") comes from the client's own document; the parser's message does not.
+            errors = new Dictionary<string, string[]> { [json.Path ?? "$"] = ["The value is not valid JSON for this field."] };
+        }
+        else if (exception is BadHttpRequestException bind && BindFailure().Match(bind.Message) is { Success: true } match)
+        {
+            // "Failed to bind parameter "Nullable<int> limit" from "abc"": a query or route value of the wrong type.
+            // The C# parameter name; clients know it camel-cased (as in the query string and the OpenAPI document).
+            var name = match.Groups["name"].Value;
+            errors = new Dictionary<string, string[]> { [JsonNamingPolicy.CamelCase.ConvertName(name)] = ["The value is not valid for this parameter."] };
+        }
+
         var (status, code, title) = exception switch
         {
             BadHttpRequestException { InnerException: JsonException } =>
@@ -27,6 +42,8 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogg
                 (StatusCodes.Status413PayloadTooLarge, ProblemCodes.RequestTooLarge, "The request body is too large."),
             BadHttpRequestException { StatusCode: StatusCodes.Status415UnsupportedMediaType } =>
                 (StatusCodes.Status415UnsupportedMediaType, ProblemCodes.UnsupportedMediaType, "Send the body as application/json."),
+            BadHttpRequestException { StatusCode: StatusCodes.Status400BadRequest } when errors is not null =>
+                (StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed, "The request is not valid."),
             BadHttpRequestException bad =>
                 (bad.StatusCode, ProblemCodes.ForStatus(bad.StatusCode), "The request could not be read."),
             _ => (StatusCodes.Status500InternalServerError, ProblemCodes.InternalError, "An unexpected error occurred."),
@@ -46,12 +63,12 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogg
         {
             HttpContext = context,
             // Deliberately no Exception: the writer must not be tempted to describe it.
-            ProblemDetails = new ProblemDetails
-            {
-                Status = status,
-                Title = title,
-                Extensions = { ["code"] = code },
-            },
+            ProblemDetails = errors is null
+                ? new ProblemDetails { Status = status, Title = title, Extensions = { ["code"] = code } }
+                : new HttpValidationProblemDetails(errors) { Status = status, Title = title, Extensions = { ["code"] = code } },
         });
     }
+
+    [GeneratedRegex("^Failed to bind parameter \"[^\"]* (?<name>[A-Za-z_][A-Za-z0-9_]*)\" from ", RegexOptions.CultureInvariant)]
+    private static partial Regex BindFailure();
 }

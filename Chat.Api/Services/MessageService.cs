@@ -17,7 +17,10 @@ public enum AppendOutcome
     Archived,
 }
 
-/// <summary>The result of <see cref="MessageService.AppendUserMessageAsync"/>.</summary>
+/// <summary>
+/// The result of <see cref="MessageService.AppendUserMessageAsync"/>: the stored (or earlier) message and the
+/// conversation as read before the insert (its model, provider and system prompt are what a generation needs).
+/// </summary>
 public sealed record AppendResult(AppendOutcome Outcome, Message? Message, Conversation? Conversation);
 
 /// <summary>
@@ -69,8 +72,7 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
             ? await db.Messages.AsNoTracking().FirstAsync(m => m.Id == id, cancellationToken)
             : await FindByClientIdAsync(conversationId, clientMessageId!, cancellationToken)
               ?? throw new InvalidOperationException("The conflicting message is not visible.");
-        var latest = await db.Conversations.AsNoTracking().FirstOrDefaultAsync(c => c.Id == conversationId, cancellationToken) ?? conversation;
-        return new AppendResult(inserted == 1 ? AppendOutcome.Created : AppendOutcome.Existing, message, latest);
+        return new AppendResult(inserted == 1 ? AppendOutcome.Created : AppendOutcome.Existing, message, conversation);
     }
 
     public Task<Message?> GetAsync(Guid conversationId, Guid messageId, CancellationToken cancellationToken) =>

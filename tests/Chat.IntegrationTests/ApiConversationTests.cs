@@ -235,8 +235,10 @@ public sealed class ApiConversationTests(ChatAppFixture fixture)
     }
 
     [Fact]
-    public async Task PurgeRemovesOnlyConversationsPastRetentionWithTheirMessages()
+    public async Task PurgeRemovesOnlyConversationsPastTheCutoffWithTheirMessages()
     {
+        // Deleted 10 days ago: inside the API's 30-day retention (its background purge leaves these alone), but past
+        // the 5-day cutoff this test gives the purge class directly.
         var expired = ApiTestClient.Id(await _client.CreateConversationAsync("expired"));
         var recent = ApiTestClient.Id(await _client.CreateConversationAsync("recently deleted"));
         var alive = ApiTestClient.Id(await _client.CreateConversationAsync("alive"));
@@ -247,15 +249,14 @@ public sealed class ApiConversationTests(ChatAppFixture fixture)
             Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
         }
         await ApiTestClient.ScalarAsync<object>(fixture,
-            "UPDATE chat_conversations SET deleted_at = now() - interval '31 days' WHERE id = @id RETURNING 1", ("id", expired));
+            "UPDATE chat_conversations SET deleted_at = now() - interval '10 days' WHERE id = @id RETURNING 1", ("id", expired));
 
-        // The purge the API's background service runs, through the same class, with a 30-day cutoff.
         await using (var db = new ChatDbContext(
             new DbContextOptionsBuilder<ChatDbContext>().UseNpgsql(await fixture.ConnectionStringAsync("chatdb")).Options,
             DataScope.System))
         {
             using var cts = new CancellationTokenSource(ChatAppFixture.StepTimeout);
-            var purged = await ConversationRetention.PurgeAsync(db, DateTimeOffset.UtcNow.AddDays(-30), batchSize: 1, maxBatches: 1000, cts.Token);
+            var purged = await ConversationRetention.PurgeAsync(db, DateTimeOffset.UtcNow.AddDays(-5), batchSize: 1, maxBatches: 10_000, cts.Token);
             Assert.True(purged >= 1);
         }
 
@@ -264,6 +265,36 @@ public sealed class ApiConversationTests(ChatAppFixture fixture)
         Assert.Equal(1L, await ApiTestClient.ScalarAsync<long>(fixture, "SELECT count(*) FROM chat_conversations WHERE id = @id", ("id", recent)));
         Assert.Equal(1L, await ApiTestClient.ScalarAsync<long>(fixture, "SELECT count(*) FROM chat_conversations WHERE id = @id", ("id", alive)));
         using var restore = await _client.SendAsync(HttpMethod.Post, $"/api/v1/conversations/{recent}/restore");
+        Assert.Equal(HttpStatusCode.OK, restore.StatusCode);
+    }
+
+    [Fact]
+    public async Task PurgeServiceInTheApiRemovesConversationsPastRetention()
+    {
+        // The fixture runs the API's purge every 2 s; retention stays the default 30 days.
+        var expired = ApiTestClient.Id(await _client.CreateConversationAsync("expired"));
+        var withinRetention = ApiTestClient.Id(await _client.CreateConversationAsync("29 days"));
+        await _client.PostMessageAsync(expired, "gone soon");
+        foreach (var id in new[] { expired, withinRetention })
+        {
+            using var deleted = await _client.SendAsync(HttpMethod.Delete, $"/api/v1/conversations/{id}");
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        }
+        await ApiTestClient.ScalarAsync<object>(fixture,
+            "UPDATE chat_conversations SET deleted_at = now() - interval '31 days' WHERE id = @id RETURNING 1", ("id", expired));
+        await ApiTestClient.ScalarAsync<object>(fixture,
+            "UPDATE chat_conversations SET deleted_at = now() - interval '29 days' WHERE id = @id RETURNING 1", ("id", withinRetention));
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (await ApiTestClient.ScalarAsync<long>(fixture, "SELECT count(*) FROM chat_conversations WHERE id = @id", ("id", expired)) > 0)
+        {
+            await Task.Delay(250, cts.Token);
+        }
+        Assert.Equal(0L, await ApiTestClient.ScalarAsync<long>(fixture, "SELECT count(*) FROM chat_messages WHERE conversation_id = @id", ("id", expired)));
+
+        // Within retention: still there after another purge run, and restorable.
+        await Task.Delay(TimeSpan.FromSeconds(3), cts.Token);
+        using var restore = await _client.SendAsync(HttpMethod.Post, $"/api/v1/conversations/{withinRetention}/restore");
         Assert.Equal(HttpStatusCode.OK, restore.StatusCode);
     }
 
@@ -363,10 +394,12 @@ public sealed class ApiConversationTests(ChatAppFixture fixture)
     }
 
     [Fact]
-    public async Task ListConversationsWithNonNumericLimitReturnsBadRequest()
+    public async Task ListConversationsWithNonNumericLimitReturnsValidationFailedForLimit()
     {
         using var response = await _client.SendAsync(HttpMethod.Get, "/api/v1/conversations?limit=abc");
-        await ApiTestClient.AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid_request");
+        var problem = await ApiTestClient.AssertProblemAsync(response, HttpStatusCode.BadRequest, "validation_failed");
+        Assert.True(problem.GetProperty("errors").TryGetProperty("limit", out _), problem.ToString());
+        Assert.DoesNotContain("abc", problem.ToString(), StringComparison.Ordinal);
     }
 
     [Theory]

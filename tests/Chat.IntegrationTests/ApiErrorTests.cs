@@ -10,14 +10,15 @@ public sealed class ApiErrorTests(ChatAppFixture fixture)
     private readonly ApiTestClient _client = new(fixture);
 
     [Theory]
-    [InlineData("{\"title\": ")]
-    [InlineData("not json")]
-    [InlineData("{\"title\": 42}")]
-    [InlineData("[1,2]")]
-    public async Task CreateConversationWithMalformedJsonReturnsBadRequest(string body)
+    [InlineData("{\"title\": ", "$.title")]
+    [InlineData("not json", "$")]
+    [InlineData("{\"title\": 42}", "$.title")]
+    [InlineData("[1,2]", "$")]
+    public async Task CreateConversationWithMalformedJsonReturnsBadRequestNamingThePath(string body, string path)
     {
         using var response = await _client.SendAsync(HttpMethod.Post, "/api/v1/conversations", body);
-        await ApiTestClient.AssertProblemAsync(response, HttpStatusCode.BadRequest, "malformed_json");
+        var problem = await ApiTestClient.AssertProblemAsync(response, HttpStatusCode.BadRequest, "malformed_json");
+        Assert.True(problem.GetProperty("errors").TryGetProperty(path, out _), problem.ToString());
     }
 
     [Fact]

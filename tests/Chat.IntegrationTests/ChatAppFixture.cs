@@ -26,12 +26,14 @@ public sealed class ChatAppFixture : IAsyncLifetime
     /// <summary>The one cross-origin frontend the gateway is configured to allow in tests.</summary>
     public const string AllowedOrigin = "https://frontend.example";
 
+    // --Conversations:PurgeInterval: the app host passes it to chat-api, whose retention purge then runs every 2 s.
     public async Task InitializeAsync()
     {
         using var cts = new CancellationTokenSource(StartTimeout);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Chat_AppHost>(
             ["--Infrastructure:Ephemeral=true", $"--Parameters:jwt-signing-key={TestTokens.SigningKey}",
-             $"--Gateway:AllowedOrigins:0={AllowedOrigin}", .. ExtraArgs], cts.Token);
+             $"--Gateway:AllowedOrigins:0={AllowedOrigin}",
+             "--Conversations:PurgeInterval=00:00:02", .. ExtraArgs], cts.Token);
         builder.Services.AddLogging(logging =>
         {
             logging.SetMinimumLevel(LogLevel.Information);

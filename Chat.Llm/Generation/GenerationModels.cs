@@ -1,0 +1,77 @@
+using Chat.Llm.Routing;
+using Chat.Messaging.Contracts;
+using Microsoft.Extensions.AI;
+
+namespace Chat.Llm.Generation;
+
+/// <summary>One generation to run: where its frames go, what it runs on, and the prompt (from <see cref="Context.ContextBuilder"/>).</summary>
+public sealed record GenerationJob
+{
+    public required Guid ConversationId { get; init; }
+    public required Guid GenerationId { get; init; }
+    public required Guid AssistantMessageId { get; init; }
+    public required RoutePlan Route { get; init; }
+    public required IReadOnlyList<ChatMessage> Messages { get; init; }
+
+    /// <summary>Overrides the model's <c>MaxOutputTokens</c>.</summary>
+    public int? MaxOutputTokens { get; init; }
+
+    public float? Temperature { get; init; }
+}
+
+public enum GenerationStatus
+{
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+/// <summary>How a generation ended: what the store persists and the sync reply returns.</summary>
+public sealed record GenerationOutcome
+{
+    public required Guid ConversationId { get; init; }
+    public required Guid GenerationId { get; init; }
+    public required Guid AssistantMessageId { get; init; }
+    public required GenerationStatus Status { get; init; }
+
+    /// <summary>The full reply, or the partial text produced before a failure or cancel.</summary>
+    public required string Text { get; init; }
+
+    public string? FinishReason { get; init; }
+    public FrameUsage? Usage { get; init; }
+
+    /// <summary>The model and provider that produced the text (after any fallback); the primary route if none did.</summary>
+    public required string Model { get; init; }
+    public required string Provider { get; init; }
+
+    public int? TimeToFirstTokenMs { get; init; }
+    public required int DurationMs { get; init; }
+
+    /// <summary>The number of chunk frames (the terminal frame has seq <c>ChunkCount + 1</c>).</summary>
+    public required long ChunkCount { get; init; }
+
+    public string? ErrorCode { get; init; }
+    public string? ErrorMessage { get; init; }
+
+    /// <summary>Every route tried, in order, as <c>provider/model</c> (with the failure code for the ones that failed).</summary>
+    public required IReadOnlyList<string> Attempts { get; init; }
+}
+
+/// <summary>
+/// Persistence of a generation's assistant message, implemented by Chat.Api over EF. Calls are made with their own
+/// bounded token (never the generation's), so a cancelled or failed generation is still recorded.
+/// </summary>
+public interface IGenerationStore
+{
+    /// <summary>The generation started running (status <c>streaming</c>, model/provider of the primary route).</summary>
+    Task MarkStreamingAsync(GenerationJob job, CancellationToken cancellationToken);
+
+    /// <summary>Status <c>completed</c>: text, usage, finish reason, model, provider, ttft, duration.</summary>
+    Task CompleteAsync(GenerationOutcome outcome, CancellationToken cancellationToken);
+
+    /// <summary>Status <c>failed</c>: partial text and <see cref="GenerationOutcome.ErrorCode"/>.</summary>
+    Task FailAsync(GenerationOutcome outcome, CancellationToken cancellationToken);
+
+    /// <summary>Status <c>cancelled</c>: partial text.</summary>
+    Task CancelAsync(GenerationOutcome outcome, CancellationToken cancellationToken);
+}

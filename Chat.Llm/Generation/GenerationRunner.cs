@@ -1,0 +1,240 @@
+using System.Diagnostics;
+using System.Text;
+using Chat.Llm.Diagnostics;
+using Chat.Llm.Options;
+using Chat.Llm.Providers;
+using Chat.Messaging;
+using Chat.Messaging.Contracts;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Chat.Llm.Generation;
+
+/// <summary>
+/// Runs one generation (the coordinator): marks it streaming, publishes <c>generation.started</c> (seq 0), streams the
+/// route's model — falling back along <see cref="Routing.RoutePlan.Candidates"/> while no text has been produced —
+/// publishing every non-empty delta as a <c>chunk</c> (seq 1..n, one per provider update, no coalescing), then one
+/// terminal frame (seq n+1) and the matching store call. It never throws for a generation failure; the outcome says.
+/// </summary>
+public sealed class GenerationRunner(
+    ProviderRegistry registry,
+    IGenerationStore store,
+    GenerationFramePublisher publisher,
+    GenerationCancellation cancellation,
+    IOptions<LlmOptions> options,
+    ILogger<GenerationRunner> logger,
+    TimeProvider? timeProvider = null)
+{
+    public const string ActivitySourceName = "Chat.Llm.Generation";
+    private static readonly ActivitySource s_activity = new(ActivitySourceName);
+    private static readonly TimeSpan s_storeTimeout = TimeSpan.FromSeconds(15);
+
+    private readonly GenerationOptions _settings = options.Value.Generation;
+    private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
+
+    /// <summary>Runs <paramref name="job"/>; <paramref name="stopping"/> is the host's stopping token (a shutdown ends the generation as failed, <c>server_shutdown</c>).</summary>
+    public async Task<GenerationOutcome> RunAsync(GenerationJob job, CancellationToken stopping)
+    {
+        using var activity = s_activity.StartActivity("chat.generation");
+        activity?.SetTag("chat.conversation.id", job.ConversationId);
+        activity?.SetTag("chat.generation.id", job.GenerationId);
+        using var registration = cancellation.Register(job.GenerationId, stopping);
+        var token = registration.Token;
+        var start = _time.GetTimestamp();
+        var primary = job.Route.Primary;
+        var text = new StringBuilder();
+        var attempts = new List<string>();
+        long seq = 0;
+        long chunks = 0;
+        var startedPublished = false;
+        int? ttft = null;
+        FrameUsage? usage = null;
+        string? finish = null;
+        var used = primary;
+
+        GenerationOutcome Outcome(GenerationStatus status, string? code = null, string? message = null) => new()
+        {
+            ConversationId = job.ConversationId,
+            GenerationId = job.GenerationId,
+            AssistantMessageId = job.AssistantMessageId,
+            Status = status,
+            Text = text.ToString(),
+            FinishReason = finish,
+            Usage = usage,
+            Model = used.Name,
+            Provider = used.Provider,
+            TimeToFirstTokenMs = ttft,
+            DurationMs = (int)_time.GetElapsedTime(start).TotalMilliseconds,
+            ChunkCount = chunks,
+            ErrorCode = code,
+            ErrorMessage = message,
+            Attempts = attempts,
+        };
+
+        GenerationFrame Frame(string type) => new()
+        {
+            Type = type,
+            ConversationId = job.ConversationId,
+            GenerationId = job.GenerationId,
+            Seq = seq,
+            MessageId = job.AssistantMessageId,
+        };
+
+        GenerationOutcome outcome;
+        try
+        {
+            using (var storeTimeout = new CancellationTokenSource(s_storeTimeout))
+            {
+                await store.MarkStreamingAsync(job, storeTimeout.Token);
+            }
+
+            await PublishAsync(Frame(FrameTypes.Started) with { Model = primary.Name, Provider = primary.Provider });
+            startedPublished = true;
+            token.ThrowIfCancellationRequested();
+
+            var succeeded = false;
+            LlmException? lastError = null;
+            foreach (var candidate in job.Route.Candidates)
+            {
+                used = candidate;
+                var chatOptions = new ChatOptions
+                {
+                    ModelId = candidate.Name,
+                    MaxOutputTokens = job.MaxOutputTokens ?? candidate.MaxOutputTokens,
+                    Temperature = job.Temperature,
+                };
+                try
+                {
+                    await foreach (var update in registry.GetClient(candidate).GetStreamingResponseAsync(job.Messages, chatOptions, token))
+                    {
+                        foreach (var u in update.Contents.OfType<UsageContent>())
+                        {
+                            usage = new FrameUsage(ToInt(u.Details.InputTokenCount), ToInt(u.Details.OutputTokenCount), ToInt(u.Details.TotalTokenCount));
+                        }
+
+                        if (update.FinishReason is { } reason)
+                        {
+                            finish = reason.Value;
+                        }
+
+                        var delta = update.Text;
+                        if (string.IsNullOrEmpty(delta))
+                        {
+                            continue;
+                        }
+
+                        ttft ??= (int)_time.GetElapsedTime(start).TotalMilliseconds;
+                        text.Append(delta);
+                        seq++;
+                        chunks++;
+                        await PublishAsync(Frame(FrameTypes.Chunk) with { Delta = delta });
+                    }
+
+                    attempts.Add(candidate.Id);
+                    succeeded = true;
+                    break;
+                }
+                catch (LlmException ex) when (text.Length == 0 && !token.IsCancellationRequested)
+                {
+                    // Nothing reached the client yet: the next route can still answer cleanly.
+                    attempts.Add($"{candidate.Id} ({ex.Code})");
+                    lastError = ex;
+                    LlmLog.FallingBack(logger, job.GenerationId, candidate.Provider, candidate.Name, ex.Code);
+                }
+            }
+
+            if (!succeeded)
+            {
+                used = primary;
+                var tried = string.Join(", ", attempts);
+                throw job.Route.Candidates.Count == 1
+                    ? new LlmException(lastError!.Code, $"{lastError.Message} Tried: {tried}.", lastError)
+                    : new LlmException(LlmErrorCodes.AllProvidersFailed, $"Every model route failed before its first token. Tried: {tried}.", lastError);
+            }
+
+            if (usage is { TotalTokens: null } partialUsage)
+            {
+                usage = partialUsage with { TotalTokens = partialUsage.PromptTokens + partialUsage.CompletionTokens };
+            }
+
+            finish ??= "stop";
+            seq++;
+            outcome = Outcome(GenerationStatus.Completed);
+            await PublishAsync(Frame(FrameTypes.Completed) with { Model = used.Name, Provider = used.Provider, FinishReason = finish, Usage = usage });
+            await StoreAsync(store.CompleteAsync, outcome);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            seq++;
+            if (registration.CancelRequested)
+            {
+                outcome = Outcome(GenerationStatus.Cancelled, "cancelled", "The generation was cancelled.");
+                await FinishSafelyAsync(job, startedPublished, Frame(FrameTypes.Cancelled) with { Model = used.Name, Provider = used.Provider }, store.CancelAsync, outcome);
+            }
+            else
+            {
+                outcome = Outcome(GenerationStatus.Failed, LlmErrorCodes.ServerShutdown, "The server shut down during the generation.");
+                await FinishSafelyAsync(job, startedPublished, FailedFrame(Frame(FrameTypes.Failed), outcome), store.FailAsync, outcome);
+            }
+        }
+        catch (LlmException ex)
+        {
+            seq++;
+            outcome = Outcome(GenerationStatus.Failed, ex.Code, ex.Message);
+            await FinishSafelyAsync(job, startedPublished, FailedFrame(Frame(FrameTypes.Failed), outcome), store.FailAsync, outcome);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Redis or the store failed mid-way: still try to end the stream and record the partial text.
+            LlmLog.GenerationFailed(logger, ex, job.GenerationId, "internal_error");
+            seq++;
+            outcome = Outcome(GenerationStatus.Failed, "internal_error", "The generation failed.");
+            await FinishSafelyAsync(job, startedPublished, FailedFrame(Frame(FrameTypes.Failed), outcome), store.FailAsync, outcome);
+        }
+
+        activity?.SetTag("chat.generation.status", outcome.Status.ToString().ToLowerInvariant());
+        LlmLog.GenerationEnded(logger, job.GenerationId, outcome.Status.ToString(), outcome.Provider, outcome.Model, outcome.ChunkCount, outcome.TimeToFirstTokenMs, outcome.DurationMs);
+        return outcome;
+    }
+
+    private static GenerationFrame FailedFrame(GenerationFrame frame, GenerationOutcome outcome) =>
+        frame with { Model = outcome.Model, Provider = outcome.Provider, Code = outcome.ErrorCode, Message = outcome.ErrorMessage };
+
+    private Task PublishAsync(GenerationFrame frame) => publisher.PublishAsync(frame, _settings.ReplayWindow, _settings.StreamMaxLength);
+
+    private static async Task StoreAsync(Func<GenerationOutcome, CancellationToken, Task> call, GenerationOutcome outcome)
+    {
+        using var timeout = new CancellationTokenSource(s_storeTimeout);
+        await call(outcome, timeout.Token);
+    }
+
+    private async Task FinishSafelyAsync(GenerationJob job, bool startedPublished, GenerationFrame terminal, Func<GenerationOutcome, CancellationToken, Task> storeCall, GenerationOutcome outcome)
+    {
+        try
+        {
+            if (!startedPublished)
+            {
+                // The store or Redis failed before seq 0 went out: keep the contract (0, then the terminal frame at 1).
+                await PublishAsync(terminal with { Type = FrameTypes.Started, Seq = 0, Code = null, Message = null });
+            }
+
+            await PublishAsync(terminal);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LlmLog.FinishFailed(logger, ex, job.GenerationId);
+        }
+
+        try
+        {
+            await StoreAsync(storeCall, outcome);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LlmLog.FinishFailed(logger, ex, job.GenerationId);
+        }
+    }
+
+    private static int? ToInt(long? value) => value is null ? null : (int)Math.Min(value.Value, int.MaxValue);
+}

@@ -1,0 +1,106 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Chat.Messaging.Contracts;
+using StackExchange.Redis;
+
+namespace Chat.Messaging;
+
+/// <summary>Reads a generation's frames back from Redis: a replay range from its stream, or a gap-free follow
+/// (replay, then live pub/sub) that ends with the terminal frame — what SSE resume with <c>Last-Event-ID</c> needs.</summary>
+public sealed class GenerationStreamReader(IConnectionMultiplexer redis)
+{
+    /// <summary>The frames with seq &gt; <paramref name="afterSeq"/> still in the replay stream, in order
+    /// (<paramref name="afterSeq"/> = -1 reads from the start).</summary>
+    public async Task<IReadOnlyList<GenerationFrame>> ReadAfterAsync(Guid generationId, long afterSeq, int? count = null)
+    {
+        var entries = await redis.GetDatabase().StreamRangeAsync(
+            RedisKeys.GenerationStream(generationId), GenerationStreamSettings.RangeStartAfter(afterSeq), "+", count);
+        var frames = new List<GenerationFrame>(entries.Length);
+        foreach (var entry in entries)
+        {
+            var json = entry[GenerationStreamSettings.FrameField];
+            if (!json.IsNullOrEmpty && GenerationFrame.FromJson(json.ToString()) is { } frame)
+            {
+                frames.Add(frame);
+            }
+        }
+
+        return frames;
+    }
+
+    /// <summary>
+    /// Every frame after <paramref name="afterSeq"/> up to and including the terminal one, with no gap and no
+    /// duplicate: subscribes to the conversation channel first, then replays the stream, then yields live frames
+    /// (re-reading the stream if pub/sub ever skips a seq). Ends early if the stream has expired and nothing arrives
+    /// within <paramref name="idleLimit"/>.
+    /// </summary>
+    public async IAsyncEnumerable<GenerationFrame> FollowAsync(
+        Guid conversationId, Guid generationId, long afterSeq, TimeSpan idleLimit, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var live = Channel.CreateBounded<GenerationFrame>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest });
+        var subscriber = redis.GetSubscriber();
+        var channel = RedisKeys.ConversationChannel(conversationId);
+        void Handler(RedisChannel _, RedisValue message)
+        {
+            if (GenerationFrame.FromJson(message.ToString()) is { } f && f.GenerationId == generationId)
+            {
+                live.Writer.TryWrite(f);
+            }
+        }
+
+        await subscriber.SubscribeAsync(channel, Handler);
+        try
+        {
+            var last = afterSeq;
+            foreach (var frame in await ReadAfterAsync(generationId, last))
+            {
+                last = frame.Seq;
+                yield return frame;
+                if (frame.IsTerminal)
+                {
+                    yield break;
+                }
+            }
+
+            while (true)
+            {
+                using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                idle.CancelAfter(idleLimit);
+                GenerationFrame next;
+                try
+                {
+                    next = await live.Reader.ReadAsync(idle.Token);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    yield break;
+                }
+
+                if (next.Seq <= last)
+                {
+                    continue;
+                }
+
+                var batch = next.Seq == last + 1 ? [next] : await ReadAfterAsync(generationId, last);
+                foreach (var frame in batch)
+                {
+                    if (frame.Seq <= last)
+                    {
+                        continue;
+                    }
+
+                    last = frame.Seq;
+                    yield return frame;
+                    if (frame.IsTerminal)
+                    {
+                        yield break;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            await subscriber.UnsubscribeAsync(channel, Handler);
+        }
+    }
+}

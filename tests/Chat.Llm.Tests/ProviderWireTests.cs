@@ -1,0 +1,189 @@
+using Chat.Llm.Providers;
+using Chat.Llm.Routing;
+using Chat.Llm.Tests.Infrastructure;
+using Microsoft.Extensions.AI;
+
+namespace Chat.Llm.Tests;
+
+/// <summary>The real provider SDK clients (OpenAI via Microsoft.Extensions.AI.OpenAI, Anthropic, OllamaSharp), wrapped in
+/// our pipeline, against a loopback upstream that speaks each provider's wire format.</summary>
+public sealed class ProviderWireTests : IAsyncLifetime
+{
+    private FakeUpstream _upstream = null!;
+
+    public async Task InitializeAsync() => _upstream = await FakeUpstream.StartAsync();
+
+    public async Task DisposeAsync() => await _upstream.DisposeAsync();
+
+    private static readonly ChatMessage[] s_prompt = [new(ChatRole.User, "Say hello")];
+
+    private static async Task<(string Text, List<ChatResponseUpdate> Updates)> StreamAsync(IChatClient client, string model)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var updates = new List<ChatResponseUpdate>();
+        await foreach (var u in client.GetStreamingResponseAsync(s_prompt, new ChatOptions { ModelId = model }, timeout.Token))
+        {
+            updates.Add(u);
+        }
+
+        return (string.Concat(updates.Select(u => u.Text)), updates);
+    }
+
+    private static IChatClient Client(string type, Uri? endpoint, string? key = "test-key", string model = "gpt-4o-mini", string idle = "00:00:00.500")
+    {
+        var config = TestConfig.Fast().WithProvider("p", type, endpoint, key, model);
+        config["Llm:Timeouts:Idle"] = idle;
+        var registry = TestConfig.Registry(config);
+        var route = new ModelRouter(registry, Microsoft.Extensions.Options.Options.Create(TestConfig.Bind(TestConfig.Fast()))).Resolve(new RouteChoice(null, "p"));
+        return registry.GetClient(route.Primary);
+    }
+
+    [Fact]
+    public async Task OpenAiStreamingThroughRealClientYieldsDeltasFinishReasonAndUsage()
+    {
+        var (text, updates) = await StreamAsync(Client(ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/")), "gpt-4o-mini");
+
+        Assert.Equal("Hello from the upstream", text);
+        Assert.Contains(updates, u => u.FinishReason == ChatFinishReason.Stop);
+        var usage = updates.SelectMany(u => u.Contents).OfType<UsageContent>().Single();
+        Assert.Equal(11, usage.Details.InputTokenCount);
+        Assert.Equal(4, usage.Details.OutputTokenCount);
+        var (path, body, headers) = Assert.Single(_upstream.Received);
+        Assert.Equal("/v1/chat/completions", path);
+        Assert.Contains("\"stream\":true", body);
+        Assert.Equal("Bearer test-key", headers["Authorization"]);
+    }
+
+    [Fact]
+    public async Task OpenAiTransientStatusesBeforeFirstTokenAreRetried()
+    {
+        _upstream.Enqueue(new StatusReply(429), new StatusReply(503));
+
+        var (text, _) = await StreamAsync(Client(ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/")), "gpt-4o-mini");
+
+        Assert.Equal("Hello from the upstream", text);
+        Assert.Equal(3, _upstream.Requests);
+    }
+
+    [Fact]
+    public async Task OpenAiRetriesExhaustedFailWithRateLimitCode()
+    {
+        _upstream.Enqueue(new StatusReply(429), new StatusReply(429), new StatusReply(429), new StatusReply(429));
+
+        var error = await Assert.ThrowsAsync<LlmException>(() => StreamAsync(Client(ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/")), "gpt-4o-mini"));
+
+        Assert.Equal(LlmErrorCodes.RateLimited, error.Code);
+        Assert.Equal(3, _upstream.Requests); // 1 + MaxRetries (2)
+    }
+
+    [Fact]
+    public async Task OpenAiClientErrorIsNotRetried()
+    {
+        _upstream.Enqueue(new StatusReply(400));
+
+        var error = await Assert.ThrowsAsync<LlmException>(() => StreamAsync(Client(ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/")), "gpt-4o-mini"));
+
+        Assert.Equal(LlmErrorCodes.UpstreamRejected, error.Code);
+        Assert.Equal(400, error.UpstreamStatus);
+        Assert.Equal(1, _upstream.Requests);
+    }
+
+    [Fact]
+    public async Task OpenAiStreamCutMidwayFailsWithoutRetryAfterText()
+    {
+        _upstream.Enqueue(new StreamReply(["Partial", " answer"], StreamEnd.Cut));
+        var client = Client(ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/"), idle: "00:00:05");
+        var received = new List<string>();
+
+        var error = await Assert.ThrowsAsync<LlmException>(async () =>
+        {
+            await foreach (var u in client.GetStreamingResponseAsync(s_prompt, new ChatOptions { ModelId = "gpt-4o-mini" }).WithCancellation(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token))
+            {
+                received.Add(u.Text);
+            }
+        });
+
+        Assert.Equal(LlmErrorCodes.StreamInterrupted, error.Code);
+        Assert.Equal("Partial answer", string.Concat(received));
+        Assert.Equal(1, _upstream.Requests);
+    }
+
+    [Fact]
+    public async Task OpenAiStalledStreamFailsWithIdleTimeout()
+    {
+        _upstream.Enqueue(new StreamReply(["Started"], StreamEnd.Stall));
+        var started = DateTime.UtcNow;
+
+        var error = await Assert.ThrowsAsync<LlmException>(() => StreamAsync(Client(ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/")), "gpt-4o-mini"));
+
+        Assert.Equal(LlmErrorCodes.IdleTimeout, error.Code);
+        Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromMilliseconds(400), TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task OpenAiCompatibleWithoutKeyStreamsFromBaseUrl()
+    {
+        var (text, _) = await StreamAsync(Client(ProviderTypes.OpenAICompatible, new Uri(_upstream.BaseUri, "v1/"), key: null, model: "deepseek-chat"), "deepseek-chat");
+
+        Assert.Equal("Hello from the upstream", text);
+        Assert.Contains("\"model\":\"deepseek-chat\"", Assert.Single(_upstream.Received).Body);
+    }
+
+    [Fact]
+    public async Task AzureOpenAiUsesV1PathAndApiKeyHeader()
+    {
+        var (text, _) = await StreamAsync(Client(ProviderTypes.AzureOpenAI, _upstream.BaseUri, key: "azure-key", model: "my-deployment"), "my-deployment");
+
+        Assert.Equal("Hello from the upstream", text);
+        var (path, body, headers) = Assert.Single(_upstream.Received);
+        Assert.Equal("/openai/v1/chat/completions", path);
+        Assert.Equal("azure-key", headers["api-key"]);
+        Assert.Contains("\"model\":\"my-deployment\"", body);
+    }
+
+    [Fact]
+    public async Task AnthropicStreamingThroughRealClientYieldsDeltasAndUsage()
+    {
+        var (text, updates) = await StreamAsync(Client(ProviderTypes.Anthropic, _upstream.BaseUri, model: "claude-test"), "claude-test");
+
+        Assert.Equal("Hello from the upstream", text);
+        var usage = updates.SelectMany(u => u.Contents).OfType<UsageContent>().Last();
+        Assert.Equal(4, usage.Details.OutputTokenCount);
+        var (path, body, headers) = Assert.Single(_upstream.Received);
+        Assert.Equal("/v1/messages", path);
+        Assert.Contains("\"stream\":true", body);
+        Assert.Contains("claude-test", body);
+    }
+
+    [Fact]
+    public async Task AnthropicOverloadedBeforeFirstTokenIsRetried()
+    {
+        _upstream.Enqueue(new StatusReply(529), new StatusReply(429));
+
+        var (text, _) = await StreamAsync(Client(ProviderTypes.Anthropic, _upstream.BaseUri, model: "claude-test"), "claude-test");
+
+        Assert.Equal("Hello from the upstream", text);
+        Assert.Equal(3, _upstream.Requests);
+    }
+
+    [Fact]
+    public async Task OllamaStreamingThroughRealClientYieldsDeltas()
+    {
+        var (text, updates) = await StreamAsync(Client(ProviderTypes.Ollama, _upstream.BaseUri, key: null, model: "llama3.2"), "llama3.2");
+
+        Assert.Equal("Hello from the upstream", text);
+        Assert.Contains(updates, u => u.FinishReason == ChatFinishReason.Stop);
+        Assert.Equal("/api/chat", Assert.Single(_upstream.Received).Path);
+    }
+
+    [Fact]
+    public async Task OllamaServerErrorBeforeFirstTokenIsRetried()
+    {
+        _upstream.Enqueue(new StatusReply(500));
+
+        var (text, _) = await StreamAsync(Client(ProviderTypes.Ollama, _upstream.BaseUri, key: null, model: "llama3.2"), "llama3.2");
+
+        Assert.Equal("Hello from the upstream", text);
+        Assert.Equal(2, _upstream.Requests);
+    }
+}
