@@ -32,7 +32,10 @@ public sealed record OpenAiOptions
         Concurrency = cl.Int("concurrency", 16, 1, 10_000),
         Duration = cl.Duration("duration", TimeSpan.FromSeconds(20)),
         Warmup = cl.Duration("warmup", TimeSpan.FromSeconds(3)),
-        ProviderTimeToFirstTokenMs = cl.Double("provider-ttft-ms", double.NaN),
+        // Unset (NaN) means: do not print the overhead line.
+        ProviderTimeToFirstTokenMs = cl.OptionalString("provider-ttft-ms") is { } ttft
+            ? double.Parse(ttft, CultureInfo.InvariantCulture)
+            : double.NaN,
         Samples = cl.List("sample", ""),
         OutputDirectory = cl.String("out", Path.Combine(BaselineServer.RepositoryRoot(), "bench", "results")),
     };
