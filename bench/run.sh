@@ -51,9 +51,7 @@ OUT="${OUT:-bench/results/$suite-$(date -u +%Y%m%dT%H%M%S)}"
 mkdir -p "$OUT"
 
 echo "building Release (load tool and baselines)…"
-for project in bench/Chat.Bench bench/Baselines/RawWs bench/Baselines/RestBaseline; do
-  dotnet build "$project" -c Release -nologo -v quiet -clp:ErrorsOnly
-done
+dotnet build bench/Chat.Bench -c Release -nologo -v quiet -clp:ErrorsOnly   # builds the baseline servers too
 bench() { dotnet bench/Chat.Bench/bin/Release/net10.0/Chat.Bench.dll "$@" --out "$OUT"; }
 need_chat() {
   [ -n "${CHAT_BENCH_SIGNING_KEY:-}" ] || { echo "CHAT_BENCH_SIGNING_KEY is not set (the key ./run.sh was started with)"; exit 2; }
