@@ -65,7 +65,7 @@ step_run() { # target label sockets k bytes   (target chat = through the gateway
   local target="$1" url=()
   if [ "$target" = chat ]; then url=(--url "$CHAT_GATEWAY"); fi
   if [ "$target" = chat-direct ]; then target=chat; url=(--url http://replica --api-url "$CHAT_GATEWAY"); fi
-  bench ws-step --target "$target" "${url[@]}" --label "$2" --sockets "$3" --per-conversation "$4" --chunk-bytes "$5" \
+  bench ws-step --target "$target" "${url[@]}" ${BASELINE_REDIS:+--redis "$BASELINE_REDIS"} --label "$2" --sockets "$3" --per-conversation "$4" --chunk-bytes "$5" \
     --start-rate "$START_RATE" --step-factor "$STEP_FACTOR" --max-steps "$STEPS" --duration "$DURATION" --warmup "$WARMUP" || true
 }
 
@@ -87,6 +87,8 @@ run_baselines() {
 
 run_ws() {
   need_chat
+  # With Chat up, the baselines use Chat's own Redis too: one Redis for every target of the run.
+  BASELINE_REDIS=chat
   for rep in $(seq "$REPEAT"); do
     for shape in "${WS_SHAPES[@]}"; do
       read -r label n k bytes <<<"$shape"
@@ -99,7 +101,7 @@ run_latency() {
   need_chat
   [ -n "${RATE:-}" ] || { echo "latency: set RATE to half the raw limit's last held gen/s (from the ws suite)"; exit 2; }
   for rep in $(seq "$REPEAT"); do
-    bench ws --target raw --label "half-rate" --sockets 1000 --per-conversation 1 --rate "$RATE" --duration 30s --warmup 5s || true
+    bench ws --target raw --redis chat --label "half-rate" --sockets 1000 --per-conversation 1 --rate "$RATE" --duration 30s --warmup 5s || true
     bench ws --target chat --url "$CHAT_GATEWAY" --label "half-rate" --sockets 1000 --per-conversation 1 --rate "$RATE" --duration 30s --warmup 5s || true
   done
 }
@@ -111,7 +113,7 @@ run_connections() {
     for target in raw signalr chat; do
       local url=()
       if [ "$target" = chat ]; then url=(--url "$streaming" --api-url "$CHAT_GATEWAY"); fi
-      bench ws --target "$target" "${url[@]}" --label "held-$SOCKETS" --sockets "$SOCKETS" --per-conversation 1 \
+      bench ws --target "$target" "${url[@]}" --redis chat --label "held-$SOCKETS" --sockets "$SOCKETS" --per-conversation 1 \
         --rate 50 --duration 60s --warmup 10s --connect-parallelism 64 || true
     done
   done
