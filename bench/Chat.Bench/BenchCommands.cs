@@ -21,7 +21,7 @@ public static class BenchCommands
           --target chat|raw|signalr   --url http://host:port (raw/signalr: omitted = the bench starts the baseline;
                                       chat: default http://localhost:5300, http://replica = one chat-streaming replica)
           --sockets N --per-conversation K --rate R (generations/s) --tokens-per-second T --chunks N --chunk-bytes B
-          --duration 30s --warmup 5s --drain 10s --connect-parallelism 32 --label NAME --out DIR
+          --duration 30s --warmup 5s --drain 10s --connect-parallelism 32 --warm-sockets 50 --settle 2s --label NAME --out DIR
           --redis start|chat|<host:port,password=...>   --chat-data /var/lib/chat
           --signing-key KEY (or CHAT_BENCH_SIGNING_KEY) --api-url URL --users U      (chat only)
           --sample label=pid:N|port:N|name:fragment   (more processes to sample, comma-separated)

@@ -43,6 +43,9 @@ public sealed record WsOptions
     public int Sockets { get; init; }
     public int PerConversation { get; init; }
     public int ConnectParallelism { get; init; }
+
+    /// <summary>Sockets connected before the RSS baseline is taken (warm-up of both sides), at most half of them.</summary>
+    public int WarmSockets { get; init; }
     public required IReadOnlyList<double> Rates { get; init; }
     public double TokensPerSecond { get; init; }
     public int ChunksPerGeneration { get; init; }
@@ -95,6 +98,7 @@ public sealed record WsOptions
             Sockets = cl.Int("sockets", 10, 1, 1_000_000),
             PerConversation = cl.Int("per-conversation", 1, 1, 1_000_000),
             ConnectParallelism = cl.Int("connect-parallelism", 32, 1, 10_000),
+            WarmSockets = cl.Int("warm-sockets", 50, 0, 1_000_000),
             Rates = rates,
             TokensPerSecond = cl.Double("tokens-per-second", 50, 0.1, 100_000),
             ChunksPerGeneration = cl.Int("chunks", 50, 1, 100_000),

@@ -53,24 +53,28 @@ public sealed class WsScenario(WsOptions options)
         Console.WriteLine($"sampling: {string.Join(", ", groups.Select(g => $"{g.Label}[{string.Join(' ', g.Pids)}]"))}");
 
         var conversations = await CreateConversationsAsync(ct);
+        // One handler for every chat.v1 socket, alive until they are closed (it owns their connections' plumbing).
+        using var invoker = new HttpMessageInvoker(new SocketsHttpHandler { PooledConnectionLifetime = Timeout.InfiniteTimeSpan });
         var context = new TrackingContext(options.ChunksPerGeneration + 2);
 
         using var samplingStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var sampling = sampler.RunAsync(samplingStop.Token);
         try
         {
-            var idle = sampler.Take();
-            var connect = await ConnectAllAsync(serverUrl, conversations, context, ct);
+            ProcessSnapshot? idle = null;
+            var connect = await ConnectAllAsync(serverUrl, conversations, context, invoker, () => idle = sampler.Take(), ct);
             try
             {
                 await Task.Delay(options.Settle, ct);
                 var connected = sampler.Take();
-                var connectUsage = sampler.Between(idle, connected);
+                var connectUsage = sampler.Between(idle!, connected);
                 var open = connect.Connections.Count;
-                var rssPerConnection = connectUsage.Where(u => u.Label != "bench" && u.Label != "redis" && open > 0)
-                    .ToDictionary(u => u.Label, u => Math.Round((u.RssEndMiB - u.RssStartMiB) * 1024 / open, 2));
-                Console.WriteLine($"connected {open}/{options.Sockets} sockets over {conversations.Count} conversations " +
-                    $"in {connect.Seconds:0.0}s ({open / connect.Seconds:0} /s); connect {connect.Latency.Summarize()}");
+                var measured = open - connect.Warm;
+                var rssPerConnection = connectUsage.Where(u => u.Label != "bench" && u.Label != "redis" && measured > 0)
+                    .ToDictionary(u => u.Label, u => Math.Round((u.RssEndMiB - u.RssStartMiB) * 1024 / measured, 2));
+                Console.WriteLine($"connected {open}/{options.Sockets} sockets over {conversations.Count} conversations; " +
+                    $"after {connect.Warm} warm-up sockets, {measured} in {connect.Seconds:0.0}s ({measured / connect.Seconds:0} /s); " +
+                    $"connect {connect.Latency.Summarize()}");
                 foreach (var usage in connectUsage)
                 {
                     Console.WriteLine($"  {usage.Label}: RSS {usage.RssStartMiB} → {usage.RssEndMiB} MiB" +
@@ -103,7 +107,7 @@ public sealed class WsScenario(WsOptions options)
 
                 return new WsRunResult(options.StepMode ? "ws-step" : "ws", options.TargetName, options.Label, startedAt,
                     MachineInfo.Current(), Parameters(), options.Sockets, conversations.Count, open, connect.Failures, connect.Errors,
-                    Math.Round(open / connect.Seconds, 1), connect.Latency.Summarize(), connectUsage, rssPerConnection, steps, lastHeld);
+                    Math.Round(measured / connect.Seconds, 1), connect.Latency.Summarize(), connectUsage, rssPerConnection, steps, lastHeld);
             }
             finally
             {
@@ -197,11 +201,17 @@ public sealed class WsScenario(WsOptions options)
         }
     }
 
-    private sealed record ConnectResult(List<IBenchConnection> Connections, int Failures, List<string> Errors, double Seconds, LatencyHistogram Latency);
+    private sealed record ConnectResult(
+        List<IBenchConnection> Connections, int Warm, int Failures, List<string> Errors, double Seconds, LatencyHistogram Latency);
 
-    private async Task<ConnectResult> ConnectAllAsync(Uri serverUrl, List<Guid> conversations, TrackingContext context, CancellationToken ct)
+    /// <summary>
+    /// Connects a small warm-up batch first (JIT, pools and first-use allocations on both sides), calls
+    /// <paramref name="afterWarm"/> (the "before" snapshot of RSS per connection), then the rest; the connect rate
+    /// and RSS per connection are over the rest.
+    /// </summary>
+    private async Task<ConnectResult> ConnectAllAsync(
+        Uri serverUrl, List<Guid> conversations, TrackingContext context, HttpMessageInvoker invoker, Action afterWarm, CancellationToken ct)
     {
-        using var invoker = new HttpMessageInvoker(new SocketsHttpHandler { PooledConnectionLifetime = Timeout.InfiniteTimeSpan });
         var tokens = options.Target == WsTarget.Chat
             ? Enumerable.Range(0, options.Users).Select(u => BenchTokens.Create(options.SigningKey!, UserId(u), "bench", TimeSpan.FromHours(4))).ToList()
             : null;
@@ -209,49 +219,58 @@ public sealed class WsScenario(WsOptions options)
         var latency = new LatencyHistogram();
         var errors = new List<string>();
         var failures = 0;
-        var started = Stopwatch.GetTimestamp();
-        await Parallel.ForEachAsync(Enumerable.Range(0, options.Sockets),
-            new ParallelOptions { MaxDegreeOfParallelism = options.ConnectParallelism, CancellationToken = ct },
-            async (i, token) =>
+        var warm = Math.Min(options.WarmSockets, options.Sockets / 2);
+
+        async ValueTask ConnectOneAsync(int i, CancellationToken token)
+        {
+            var conversationIndex = i / options.PerConversation;
+            var conversation = conversations[conversationIndex];
+            var tracker = new FrameTracker(context);
+            IBenchConnection connection = options.Target switch
             {
-                var conversationIndex = i / options.PerConversation;
-                var conversation = conversations[conversationIndex];
-                var tracker = new FrameTracker(context);
-                IBenchConnection connection = options.Target switch
+                WsTarget.SignalR => new SignalRConnection(serverUrl, conversation, tracker),
+                WsTarget.Chat => new ChatProtocolConnection(
+                    WebSocketUri(serverUrl, tokens![conversationIndex % options.Users]), conversation, tracker, invoker),
+                _ => new ChatProtocolConnection(WebSocketUri(serverUrl, null), conversation, tracker, invoker),
+            };
+            var begin = Stopwatch.GetTimestamp();
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+                timeout.CancelAfter(TimeSpan.FromSeconds(30));
+                await connection.ConnectAsync(timeout.Token);
+                if (i >= warm)
                 {
-                    WsTarget.SignalR => new SignalRConnection(serverUrl, conversation, tracker),
-                    WsTarget.Chat => new ChatProtocolConnection(
-                        WebSocketUri(serverUrl, tokens![conversationIndex % options.Users]), conversation, tracker, invoker),
-                    _ => new ChatProtocolConnection(WebSocketUri(serverUrl, null), conversation, tracker, invoker),
-                };
-                var begin = Stopwatch.GetTimestamp();
-                try
-                {
-                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
-                    timeout.CancelAfter(TimeSpan.FromSeconds(30));
-                    await connection.ConnectAsync(timeout.Token);
                     latency.RecordElapsed(begin, Stopwatch.GetTimestamp());
-                    slots[i] = connection;
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
+                slots[i] = connection;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
+            {
+                Interlocked.Increment(ref failures);
+                lock (errors)
                 {
-                    Interlocked.Increment(ref failures);
-                    lock (errors)
+                    if (errors.Count < 5)
                     {
-                        if (errors.Count < 5)
-                        {
-                            errors.Add(ex.GetType().Name + ": " + ex.Message);
-                        }
+                        errors.Add(ex.GetType().Name + ": " + ex.Message);
                     }
-                    await connection.DisposeAsync();
                 }
-            });
+                await connection.DisposeAsync();
+            }
+        }
+
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.ConnectParallelism, CancellationToken = ct };
+        await Parallel.ForEachAsync(Enumerable.Range(0, warm), parallel, ConnectOneAsync);
+        await Task.Delay(options.Settle, ct);
+        afterWarm();
+        var started = Stopwatch.GetTimestamp();
+        await Parallel.ForEachAsync(Enumerable.Range(warm, options.Sockets - warm), parallel, ConnectOneAsync);
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         foreach (var error in errors)
         {
             Console.WriteLine("  connect error: " + error);
         }
-        return new ConnectResult(slots.OfType<IBenchConnection>().ToList(), failures, errors, seconds, latency);
+        return new ConnectResult(slots.OfType<IBenchConnection>().ToList(), warm, failures, errors, seconds, latency);
     }
 
     private static async Task CloseAllAsync(IReadOnlyList<IBenchConnection> connections) =>
