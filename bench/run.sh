@@ -43,6 +43,10 @@ shift || true
 
 # 10,000+ sockets need as many descriptors in this process and in the servers it starts.
 ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+echo "open-file limit: $(ulimit -n)"
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $(( ${SOCKETS:-10000} * 2 + 1000 )) ]; then
+  echo "warning: below 2 × SOCKETS + 1000; raise the hard limit (limits.conf, or prlimit as root) for the connections suite"
+fi
 
 REPEAT="${REPEAT:-2}"; DURATION="${DURATION:-15s}"; WARMUP="${WARMUP:-3s}"
 STEPS="${STEPS:-12}"; STEP_FACTOR="${STEP_FACTOR:-1.6}"; START_RATE="${START_RATE:-10}"; SOCKETS="${SOCKETS:-10000}"
