@@ -18,5 +18,8 @@ app.MapApiReference();
 app.MapConversationsApi();
 app.MapMessagesApi();
 app.MapDevTokenApi();
+app.MapGenerationsApi();
+app.MapChatApi();
+app.MapOpenAiApi();
 
 app.Run();

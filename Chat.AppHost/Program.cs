@@ -39,13 +39,15 @@ var api = builder.AddProject<Projects.Chat_Api>("chat-api")
     .WithLlmProviderKeys(builder)
     .WithHttpHealthCheck("/health");
 
+// Two replicas behind the orchestrator's proxy: every socket may land on either, and resume works on both.
 var streaming = builder.AddProject<Projects.Chat_Streaming>("chat-streaming")
     .WithReference(cache)
     .WithReference(api)
     .WaitFor(cache)
     .WaitForCompletion(migrations)
     .WithChatJwt(jwt)
-    .WithHttpHealthCheck("/health");
+    .WithHttpHealthCheck("/health")
+    .WithReplicas(2);
 
 var gateway = builder.AddProject<Projects.Chat_Gateway>("gateway")
     .WithReference(api)

@@ -1,12 +1,16 @@
+using Chat.Streaming.Apis;
+using Chat.Streaming.Extensions;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddChatRedis();
+builder.AddStreamingServices();
+builder.Services.AddProblemDetails();
 
 var app = builder.Build();
 
 app.UseWebSockets();
 app.MapDefaultEndpoints("chat-streaming");
-app.MapGet("/ws", Chat.Streaming.WebSocketEndpoint.HandleAsync);
+app.MapWebSocketApi();
 
 app.Run();

@@ -4,6 +4,7 @@ using Chat.Api.Extensions;
 using Chat.Api.Infrastructure;
 using Chat.Api.Services;
 using Chat.Data;
+using Chat.Llm.Routing;
 using Chat.ServiceDefaults.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -25,7 +26,7 @@ public static class MessagesApi
             .ProducesProblem(StatusCodes.Status404NotFound);
 
         api.MapGet("/", ListMessages).RequireAuthorization(ChatScopes.Read)
-            .WithName(nameof(ListMessages)).WithSummary("Page through a conversation's messages in order (keyset: before/after)");
+            .WithName(nameof(ListMessages)).WithSummary("Page through a conversation's messages in order (keyset: before/after, or latest=true for the newest page)");
         api.MapGet("/{messageId:guid}", GetMessage).RequireAuthorization(ChatScopes.Read)
             .WithName(nameof(GetMessage)).WithSummary("Get one message");
         api.MapPost("/", PostMessage).RequireAuthorization(ChatScopes.Write)
@@ -45,9 +46,10 @@ public static class MessagesApi
         {
             errors["limit"] = [$"limit must be between 1 and {MaxLimit}."];
         }
-        if (query.Before is not null && query.After is not null)
+        var latest = query.Latest == true;
+        if ((query.Before is not null ? 1 : 0) + (query.After is not null ? 1 : 0) + (latest ? 1 : 0) > 1)
         {
-            errors["before"] = ["Give before or after, not both."];
+            errors["before"] = ["Give at most one of before, after and latest=true."];
         }
         if (errors.Count > 0)
         {
@@ -68,7 +70,8 @@ public static class MessagesApi
         {
             return ApiProblems.ConversationNotFound();
         }
-        var (items, next) = await messages.ListAsync(id, limit, before, after, cancellationToken);
+        // The newest page is the page before the end of the conversation.
+        var (items, next) = await messages.ListAsync(id, limit, latest ? KeysetCursor.End : before, after, cancellationToken);
         return TypedResults.Ok(new MessagePage(items.Select(MessageResponse.From).ToList(), next?.Encode(KeysetCursor.MessageKind)));
     }
 
@@ -84,41 +87,53 @@ public static class MessagesApi
     }
 
     /// <summary>
-    /// 201 with the stored message for the request that created it; 200 with the same body for a retry with the same
-    /// <c>clientMessageId</c>. The response's <c>generation</c> part is reserved for the assistant's reply.
+    /// Stores the user's message and produces the assistant's reply. Three ways to receive it:
+    /// JSON (default): waits and answers 201 with both messages; <c>Accept: text/event-stream</c>: the reply's frames
+    /// as SSE (<c>id:</c> = seq); <c>Prefer: respond-async</c>: 202 at once with the generation to follow (WebSocket or
+    /// <c>GET /api/v1/generations/{id}/events</c>). A retry with the same <c>clientMessageId</c> answers 200 with the
+    /// first result and starts nothing.
     /// </summary>
-    public static async Task<Results<Created<PostMessageResponse>, Ok<PostMessageResponse>, ProblemHttpResult>> PostMessage(
-        Guid id, [FromBody] PostMessageRequest request, MessageService messages, IOptions<MessagesOptions> options,
-        CancellationToken cancellationToken)
+    public static async Task<Results<Created<PostMessageResponse>, Ok<PostMessageResponse>, Accepted<PostMessageResponse>, EmptyHttpResult, ProblemHttpResult>> PostMessage(
+        Guid id, [FromBody] PostMessageRequest request, ReplyService replies, ReplyResponder responder, IOptions<MessagesOptions> options,
+        HttpContext http, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrWhiteSpace(request.Content))
+        if (ValidateSend(request.Content, "content", request.ClientMessageId, request.Model, request.Provider, options.Value) is { } invalid)
         {
-            return ApiProblems.Validation("content", "content is required.");
+            return invalid;
         }
-        if (request.Content.Contains('\0', StringComparison.Ordinal))
+
+        var start = await replies.StartAsync(id, request.Content!, request.ClientMessageId,
+            new RouteChoice(request.Model, request.Provider), cancellationToken, reply: request.Reply ?? true);
+        return await responder.RespondAsync(http, start, $"{ConversationsApi.Prefix}/conversations/{id}/messages", cancellationToken);
+    }
+
+    /// <summary>The checks every way of sending a message shares (this endpoint and <c>POST /api/v1/chat</c>).</summary>
+    internal static ProblemHttpResult? ValidateSend(
+        string? content, string contentField, string? clientMessageId, string? model, string? provider, MessagesOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(content))
+        {
+            return ApiProblems.Validation(contentField, $"{contentField} is required.");
+        }
+        if (content.Contains('\0', StringComparison.Ordinal))
         {
             // PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
-            return ApiProblems.Validation("content", "content must not contain NUL characters.");
+            return ApiProblems.Validation(contentField, $"{contentField} must not contain NUL characters.");
         }
-        if (request.ClientMessageId is { } clientId && (clientId.Length is 0 or > Limits.IdentifierLength || clientId.Contains('\0', StringComparison.Ordinal)))
+        if (clientMessageId is { } clientId && (clientId.Length is 0 or > Limits.IdentifierLength || clientId.Contains('\0', StringComparison.Ordinal)))
         {
             return ApiProblems.Validation("clientMessageId", $"clientMessageId must be 1 to {Limits.IdentifierLength} characters.");
         }
-        var maxBytes = options.Value.MaxContentBytes;
-        if (request.Content.Length > maxBytes || Encoding.UTF8.GetByteCount(request.Content) > maxBytes)
+        if (model is { Length: 0 or > Limits.ModelLength } || provider is { Length: 0 or > Limits.ModelLength })
+        {
+            return ApiProblems.Validation(model is { Length: 0 or > Limits.ModelLength } ? "model" : "provider",
+                $"model and provider must be 1 to {Limits.ModelLength} characters.");
+        }
+        var maxBytes = options.MaxContentBytes;
+        if (content.Length > maxBytes || Encoding.UTF8.GetByteCount(content) > maxBytes)
         {
             return ApiProblems.ContentTooLarge(maxBytes);
         }
-
-        var result = await messages.AppendUserMessageAsync(id, request.Content, request.ClientMessageId, cancellationToken);
-        return result.Outcome switch
-        {
-            AppendOutcome.NotFound => ApiProblems.ConversationNotFound(),
-            AppendOutcome.Archived => ApiProblems.ConversationArchived(),
-            AppendOutcome.Existing => TypedResults.Ok(new PostMessageResponse(MessageResponse.From(result.Message!))),
-            _ => TypedResults.Created(
-                $"{ConversationsApi.Prefix}/conversations/{id}/messages/{result.Message!.Id}",
-                new PostMessageResponse(MessageResponse.From(result.Message))),
-        };
+        return null;
     }
 }

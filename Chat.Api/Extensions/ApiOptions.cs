@@ -34,4 +34,11 @@ public sealed class MessagesOptions
     /// <summary>Largest message content in UTF-8 bytes; more is refused with 413 <c>content_too_large</c>.</summary>
     [Range(1, 1024 * 1024)]
     public int MaxContentBytes { get; set; } = 32 * 1024;
+
+    /// <summary>How many of the newest completed messages are read to build a reply's context (the model's window then trims).</summary>
+    [Range(1, 100_000)]
+    public int MaxHistoryMessages { get; set; } = 500;
+
+    /// <summary>How long a synchronous (JSON) send waits for the reply before answering 202 with the generation to follow.</summary>
+    public TimeSpan SyncReplyTimeout { get; set; } = TimeSpan.FromMinutes(2);
 }

@@ -30,6 +30,9 @@ public static class Extensions
 
         services.AddScoped<ConversationService>();
         services.AddScoped<MessageService>();
+        services.AddScoped<ReplyService>();
+        services.AddScoped<ReplyResponder>();
+        builder.AddChatLlm<WebApplicationBuilder, EfGenerationStore>();
         services.AddHostedService<ConversationPurgeService>();
 
         services.ConfigureHttpJsonOptions(json =>
@@ -45,10 +48,10 @@ public static class Extensions
             var problem = ctx.ProblemDetails;
             var status = problem.Status ?? ctx.HttpContext.Response.StatusCode;
             problem.Extensions.TryAdd("code", ProblemCodes.ForStatus(status));
-            problem.Extensions["requestId"] = ctx.HttpContext.TraceIdentifier;
-            // The framework adds the trace id on its own; the request id is the one a client quotes.
+            // The framework adds the trace id on its own; the request id (added next) is the one a client quotes.
             problem.Extensions.Remove("traceId");
         });
+        services.AddRequestIdToProblemDetails();
         services.AddExceptionHandler<ApiExceptionHandler>();
 
         services.AddOpenApi(o => o.AddDocumentTransformer<BearerSecuritySchemeTransformer>());

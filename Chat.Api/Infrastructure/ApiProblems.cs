@@ -22,6 +22,9 @@ public static class ProblemCodes
     public const string UnsupportedMediaType = "unsupported_media_type";
     public const string DevTokenUnavailable = "dev_token_unavailable";
     public const string InternalError = "internal_error";
+    public const string QueueFull = "queue_full";
+    public const string GenerationNotFound = "generation_not_found";
+    public const string GenerationFinished = "generation_finished";
 
     /// <summary>The code of a problem the framework produced with only a status (auth, routing, status code pages).</summary>
     public static string ForStatus(int status) => status switch
@@ -78,6 +81,21 @@ public static class ApiProblems
     public static ProblemHttpResult PreconditionFailed() =>
         Problem(StatusCodes.Status412PreconditionFailed, ProblemCodes.PreconditionFailed,
             "The conversation has changed.", "If-Match does not match the current ETag; read it again and retry.");
+
+    /// <summary>A routing or provider failure, with the model layer's code (its message is safe to show).</summary>
+    public static ProblemHttpResult Llm(Chat.Llm.LlmException error) => Problem(
+        error.Code switch
+        {
+            Chat.Llm.LlmErrorCodes.ModelNotFound or Chat.Llm.LlmErrorCodes.ProviderNotFound
+                or Chat.Llm.LlmErrorCodes.ContextTooLarge or "invalid_request" => StatusCodes.Status400BadRequest,
+            Chat.Llm.LlmErrorCodes.RateLimited => StatusCodes.Status429TooManyRequests,
+            Chat.Llm.LlmErrorCodes.TotalTimeout or Chat.Llm.LlmErrorCodes.FirstTokenTimeout or Chat.Llm.LlmErrorCodes.IdleTimeout => StatusCodes.Status504GatewayTimeout,
+            _ => StatusCodes.Status502BadGateway,
+        },
+        error.Code, "The model could not be used.", error.Message);
+
+    public static ProblemHttpResult GenerationNotFound() =>
+        Problem(StatusCodes.Status404NotFound, ProblemCodes.GenerationNotFound, "The generation was not found.");
 
     public static ProblemHttpResult ContentTooLarge(int maxBytes) =>
         Problem(StatusCodes.Status413PayloadTooLarge, ProblemCodes.ContentTooLarge,

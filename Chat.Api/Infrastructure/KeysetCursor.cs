@@ -14,6 +14,9 @@ public readonly record struct KeysetCursor(DateTimeOffset At, Guid Id)
     public const string ConversationKind = "c1";
     public const string MessageKind = "m1";
 
+    /// <summary>A position after every row: reading <c>before</c> it gives the newest page.</summary>
+    public static KeysetCursor End { get; } = new(DateTimeOffset.MaxValue, Guid.AllBitsSet);
+
     public string Encode(string kind) =>
         Base64Url.EncodeToString(Encoding.UTF8.GetBytes(
             string.Create(CultureInfo.InvariantCulture, $"{kind}|{At.UtcTicks}|{Id:N}")));

@@ -80,7 +80,8 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
 
     /// <summary>
     /// A keyset page in conversation order (created_at, id), read forwards from <paramref name="after"/> (or the
-    /// start) or backwards from <paramref name="before"/>; either way one range scan of
+    /// start) or backwards from <paramref name="before"/> (<see cref="KeysetCursor.End"/>: from the end, the newest
+    /// page); either way one range scan of
     /// <c>ix_chat_messages_conversation_order</c>, and the items come back oldest first.
     /// </summary>
     public async Task<(List<Message> Items, KeysetCursor? Next)> ListAsync(
@@ -91,8 +92,11 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
         if (before is { } b)
         {
             var (at, id) = (b.At, b.Id);
+            if (b != KeysetCursor.End)
+            {
+                query = query.Where(m => EF.Functions.LessThan(ValueTuple.Create(m.CreatedAt, m.Id), ValueTuple.Create(at, id)));
+            }
             rows = await query
-                .Where(m => EF.Functions.LessThan(ValueTuple.Create(m.CreatedAt, m.Id), ValueTuple.Create(at, id)))
                 .OrderByDescending(m => m.CreatedAt).ThenByDescending(m => m.Id)
                 .Take(limit + 1)
                 .ToListAsync(cancellationToken);

@@ -22,7 +22,9 @@ internal static class GatewayExtensions
             .ValidateOnStart();
         var options = builder.Configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
 
-        builder.Services.AddProblemDetails();
+        // Problem bodies carry the request id a client quotes: the same one the services log, since the gateway forwards it.
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = ctx => ctx.ProblemDetails.Extensions.Remove("traceId"));
+        builder.Services.AddRequestIdToProblemDetails();
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
 
         // First line of defence: tokens are validated here (the services validate again).
@@ -97,10 +99,12 @@ internal static class GatewayExtensions
         return builder;
     }
 
-    /// <summary>The edge pipeline, in order: client address, headers, CORS, the web client, body limit, identity, limits.</summary>
+    /// <summary>The edge pipeline, in order: client address, request id, headers, CORS, the web client, body limit, identity, limits.</summary>
     public static WebApplication UseGatewayEdge(this WebApplication app)
     {
         app.UseForwardedHeaders();
+        // First, so every answer (the gateway's own errors too) carries the id, and the services receive it.
+        app.UseRequestId();
         app.UseSecurityHeaders();
         app.UseCors();
         // The web client (wwwroot) is public: it signs in itself.

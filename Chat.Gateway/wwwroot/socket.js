@@ -62,7 +62,7 @@ export class ChatSocket extends EventTarget {
 
   sendSubscribe(conversationId, { generationId = null, after = null } = {}) {
     const frame = { type: "subscribe", conversationId };
-    if (generationId) { frame.generationId = generationId; frame.after = after ?? 0; }
+    if (generationId) { frame.generationId = generationId; frame.after = after ?? -1; }
     return this.request(frame).catch((e) => this.emit("error", e));
   }
 

@@ -243,11 +243,11 @@ public sealed class ProviderRegistry : IDisposable
         }
     }
 
-    private HttpClient Http(string provider) => _httpClients.GetOrAdd(provider, _ => new HttpClient(new SocketsHttpHandler
+    private HttpClient Http(string provider) => _httpClients.GetOrAdd(provider, _ => new HttpClient(new AbortOnCancelHandler(new SocketsHttpHandler
     {
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         ConnectTimeout = TimeSpan.FromSeconds(10),
-    })
+    }))
     {
         // Streams can be long; ResilientChatClient owns every timeout.
         Timeout = Timeout.InfiniteTimeSpan,

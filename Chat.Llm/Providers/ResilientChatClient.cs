@@ -71,7 +71,8 @@ internal sealed class ResilientChatClient(IChatClient inner, string providerName
                     bool more;
                     try
                     {
-                        more = await updates!.MoveNextAsync();
+                        // WaitAsync: stop waiting on time even if the SDK ignores the token while reading.
+                        more = await updates!.MoveNextAsync().AsTask().WaitAsync(idle.Token);
                     }
                     catch (Exception ex)
                     {
@@ -107,7 +108,8 @@ internal sealed class ResilientChatClient(IChatClient inner, string providerName
                 {
                     try
                     {
-                        await updates.DisposeAsync();
+                        // Bounded: an SDK stuck in a read it never cancels must not hold the caller.
+                        await updates.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(2), CancellationToken.None);
                     }
                     catch (Exception ex) when (ex is not OutOfMemoryException)
                     {

@@ -27,10 +27,16 @@ public sealed class ApiAuthTests(ChatAppFixture fixture)
     [MemberData(nameof(Routes))]
     public async Task EveryRouteWithoutTokenReturnsUnauthorizedWithChallenge(string method, string path)
     {
-        using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = JsonContent.Create(new { content = "x" }) };
-        using var response = await fixture.Gateway.SendAsync(request);
-        await ApiTestClient.AssertProblemAsync(response, HttpStatusCode.Unauthorized, "unauthorized");
-        Assert.Contains(response.Headers.WwwAuthenticate, h => h.Scheme == "Bearer");
+        // Through the gateway (which now refuses anonymous /api calls at the edge) and at the API itself, which
+        // must refuse them too: the gateway is not the only way in.
+        using var api = ApiTestClient.DirectClient(fixture);
+        foreach (var (client, fromEdge) in new[] { (fixture.Gateway, true), (api, false) })
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = JsonContent.Create(new { content = "x" }) };
+            using var response = await client.SendAsync(request);
+            await ApiTestClient.AssertProblemAsync(response, HttpStatusCode.Unauthorized, "unauthorized", fromEdge);
+            Assert.Contains(response.Headers.WwwAuthenticate, h => h.Scheme == "Bearer");
+        }
     }
 
     [Theory]
@@ -51,19 +57,24 @@ public sealed class ApiAuthTests(ChatAppFixture fixture)
             "garbage" => "not.a.jwt",
             _ => TestTokens.Create("u", ""),
         };
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/conversations");
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        using var response = await fixture.Gateway.SendAsync(request);
-        if (kind == "no-tenant")
+        using var api = ApiTestClient.DirectClient(fixture);
+        foreach (var (client, fromEdge) in new[] { (fixture.Gateway, true), (api, false) })
         {
-            // A valid signature without tenant_id authenticates but satisfies no policy.
-            Assert.True(response.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized);
-            return;
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/conversations");
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            using var response = await client.SendAsync(request);
+            if (kind == "no-tenant")
+            {
+                // A valid signature without tenant_id authenticates but satisfies no policy.
+                Assert.True(response.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized);
+                continue;
+            }
+            // Shared codes (Chat.ServiceDefaults): token_expired for an expired token, invalid_token for any other bad one.
+            await ApiTestClient.AssertProblemAsync(response, HttpStatusCode.Unauthorized, kind == "expired" ? "token_expired" : "invalid_token", fromEdge);
+            var challenge = Assert.Single(response.Headers.WwwAuthenticate);
+            Assert.Equal("Bearer", challenge.Scheme);
+            Assert.Contains("invalid_token", challenge.Parameter ?? "", StringComparison.Ordinal);
         }
-        await ApiTestClient.AssertProblemAsync(response, HttpStatusCode.Unauthorized, "unauthorized");
-        var challenge = Assert.Single(response.Headers.WwwAuthenticate);
-        Assert.Equal("Bearer", challenge.Scheme);
-        Assert.Contains("invalid_token", challenge.Parameter ?? "", StringComparison.Ordinal);
     }
 
     [Fact]
@@ -132,5 +143,9 @@ public sealed class ApiAuthTests(ChatAppFixture fixture)
         Assert.True(paths.TryGetProperty("/api/v1/conversations/{id}/messages", out _));
         using var scalar = await api.GetAsync("/scalar/v1", cts.Token);
         Assert.Equal(HttpStatusCode.OK, scalar.StatusCode);
+
+        // Also through the gateway, where clients find it.
+        var viaGateway = await fixture.Gateway.GetFromJsonAsync<JsonElement>("/openapi/v1.json", cts.Token);
+        Assert.True(viaGateway.GetProperty("paths").TryGetProperty("/api/v1/conversations/{id}", out _));
     }
 }

@@ -106,6 +106,30 @@ public sealed class ApiConversationTests(ChatAppFixture fixture)
     }
 
     [Fact]
+    public async Task PatchConversationConcurrentlyWithTheSameETagLetsExactlyOneWin()
+    {
+        var id = ApiTestClient.Id(await _client.CreateConversationAsync("contended"));
+        using var get = await _client.SendAsync(HttpMethod.Get, $"/api/v1/conversations/{id}");
+        var etag = get.Headers.ETag!.ToString();
+
+        using var start = new SemaphoreSlim(0);
+        var writers = Enumerable.Range(0, 10).Select(async i =>
+        {
+            await start.WaitAsync();
+            using var response = await _client.SendAsync(HttpMethod.Patch, $"/api/v1/conversations/{id}", new { title = $"writer {i}" },
+                r => r.Headers.TryAddWithoutValidation("If-Match", etag));
+            return (response.StatusCode, Title: response.IsSuccessStatusCode ? (await ApiTestClient.JsonAsync(response)).GetProperty("title").GetString() : null);
+        }).ToList();
+        start.Release(10);
+        var results = await Task.WhenAll(writers).WaitAsync(ChatAppFixture.StepTimeout);
+
+        var winner = Assert.Single(results, r => r.StatusCode == HttpStatusCode.OK);
+        Assert.Equal(9, results.Count(r => r.StatusCode == HttpStatusCode.PreconditionFailed));
+        using var after = await _client.SendAsync(HttpMethod.Get, $"/api/v1/conversations/{id}");
+        Assert.Equal(winner.Title, (await ApiTestClient.JsonAsync(after)).GetProperty("title").GetString());
+    }
+
+    [Fact]
     public async Task PatchConversationAfterAMessageWithOldETagReturnsPreconditionFailed()
     {
         // A new message changes the row (message_count), so an ETag read before it is stale.

@@ -111,9 +111,24 @@ public sealed class ApiErrorTests(ChatAppFixture fixture)
     }
 
     [Fact]
-    public async Task UnauthorizedResponseCarriesRequestId()
+    public async Task UnauthorizedResponseFromTheApiCarriesRequestId()
     {
-        using var response = await fixture.Gateway.GetAsync("/api/v1/conversations");
-        await ApiTestClient.AssertProblemAsync(response, HttpStatusCode.Unauthorized, "unauthorized");
+        // The API's own 401 (the gateway answers anonymous calls before they reach it, without a request id yet).
+        using var api = ApiTestClient.DirectClient(fixture);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/conversations");
+        request.Headers.Add("X-Request-Id", "anonymous-caller-1");
+        using var response = await api.SendAsync(request);
+        var problem = await ApiTestClient.AssertProblemAsync(response, HttpStatusCode.Unauthorized, "unauthorized");
+        Assert.Equal("anonymous-caller-1", problem.GetProperty("requestId").GetString());
+    }
+
+    [Fact]
+    public async Task RequestIdSentThroughTheGatewayReachesTheApi()
+    {
+        // The API's problem body names the id the client sent through the gateway: the same id on both hops.
+        using var response = await _client.SendAsync(HttpMethod.Get, $"/api/v1/conversations/{Guid.CreateVersion7()}",
+            configure: r => r.Headers.Add("X-Request-Id", "through-the-gateway"));
+        var problem = await ApiTestClient.AssertProblemAsync(response, HttpStatusCode.NotFound, "conversation_not_found");
+        Assert.Equal("through-the-gateway", problem.GetProperty("requestId").GetString());
     }
 }

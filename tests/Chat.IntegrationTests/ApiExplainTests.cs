@@ -50,9 +50,15 @@ public sealed class ApiExplainTests(ChatAppFixture fixture, ITestOutputHelper ou
             .OrderBy(m => m.CreatedAt).ThenBy(m => m.Id).Take(51).ToListAsync();
         var historyPlan = explain.Plans[^1];
 
+        // The newest page (latest=true): the same index read backwards.
+        await db.Messages.AsNoTracking().Where(m => m.ConversationId == conversationId)
+            .OrderByDescending(m => m.CreatedAt).ThenByDescending(m => m.Id).Take(51).ToListAsync();
+        var latestPlan = explain.Plans[^1];
+
         var report = new StringBuilder()
-            .AppendLine("== Conversation list (second page) ==").AppendLine(explain.Sql[^3]).AppendLine(listPlan)
-            .AppendLine("== Message history (after a cursor) ==").AppendLine(explain.Sql[^1]).AppendLine(historyPlan)
+            .AppendLine("== Conversation list (second page) ==").AppendLine(explain.Sql[^4]).AppendLine(listPlan)
+            .AppendLine("== Message history (after a cursor) ==").AppendLine(explain.Sql[^2]).AppendLine(historyPlan)
+            .AppendLine("== Message history (latest page) ==").AppendLine(explain.Sql[^1]).AppendLine(latestPlan)
             .ToString();
         output.WriteLine(report);
         await File.WriteAllTextAsync(Path.Combine(AppContext.BaseDirectory, "explain-plans.txt"), report);
@@ -62,6 +68,7 @@ public sealed class ApiExplainTests(ChatAppFixture fixture, ITestOutputHelper ou
         Assert.DoesNotContain("Sort", listPlan.Replace("Sort Key", "", StringComparison.Ordinal), StringComparison.Ordinal);
         Assert.Contains("Index Scan using ix_chat_messages_conversation_order", historyPlan, StringComparison.Ordinal);
         Assert.DoesNotContain("Seq Scan", historyPlan, StringComparison.Ordinal);
+        Assert.Contains("Index Scan Backward using ix_chat_messages_conversation_order", latestPlan, StringComparison.Ordinal);
     }
 
     /// <summary>20,000 conversations over 200 owners, 300 of them ours; 5,000 messages in one of ours, 20,000 elsewhere.</summary>

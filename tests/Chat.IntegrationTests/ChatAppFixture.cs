@@ -26,6 +26,9 @@ public sealed class ChatAppFixture : IAsyncLifetime
     /// <summary>The one cross-origin frontend the gateway is configured to allow in tests.</summary>
     public const string AllowedOrigin = "https://frontend.example";
 
+    /// <summary>Message sends one user may have in flight through the gateway in tests.</summary>
+    public const int GenerationCap = 24;
+
     // --Conversations:PurgeInterval: the app host passes it to chat-api, whose retention purge then runs every 2 s.
     public async Task InitializeAsync()
     {
@@ -33,7 +36,11 @@ public sealed class ChatAppFixture : IAsyncLifetime
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Chat_AppHost>(
             ["--Infrastructure:Ephemeral=true", $"--Parameters:jwt-signing-key={TestTokens.SigningKey}",
              $"--Gateway:AllowedOrigins:0={AllowedOrigin}",
-             "--Conversations:PurgeInterval=00:00:02", .. ExtraArgs], cts.Token);
+             "--Conversations:PurgeInterval=00:00:02",
+             // Replies of the local model last ~2 s, long enough to cancel or reload in the middle of one.
+             "--Llm:Local:TokensPerSecond=60", "--Llm:Local:MinReplyTokens=120",
+             // Tests post concurrently as one user; the cap itself is tested with this value.
+             $"--Gateway:RateLimit:ConcurrentGenerationsPerUser={GenerationCap}", .. ExtraArgs], cts.Token);
         builder.Services.AddLogging(logging =>
         {
             logging.SetMinimumLevel(LogLevel.Information);
@@ -47,14 +54,42 @@ public sealed class ChatAppFixture : IAsyncLifetime
         App = await builder.BuildAsync(cts.Token);
         await App.StartAsync(cts.Token);
 
-        await Notifications.WaitForResourceAsync("migrations", KnownResourceStates.Finished, cts.Token);
-        foreach (var name in new[] { "chat-api", "chat-streaming", "gateway" })
+        // Wait for the app, but fail at once (with the reason) when a service dies instead of timing out minutes later.
+        var ready = WaitUntilReadyAsync(cts.Token);
+        var crashed = FirstCrashAsync(cts.Token);
+        if (await Task.WhenAny(ready, crashed) == crashed)
         {
-            await Notifications.WaitForResourceHealthyAsync(name, cts.Token);
+            throw new InvalidOperationException(await crashed);
         }
+        await ready;
 
         Gateway = App.CreateHttpClient("gateway", "http");
         Gateway.Timeout = StepTimeout;
+    }
+
+    private async Task WaitUntilReadyAsync(CancellationToken cancellationToken)
+    {
+        await Notifications.WaitForResourceAsync("migrations", KnownResourceStates.Finished, cancellationToken);
+        foreach (var name in new[] { "chat-api", "chat-streaming", "gateway" })
+        {
+            await Notifications.WaitForResourceHealthyAsync(name, cancellationToken);
+        }
+    }
+
+    private async Task<string> FirstCrashAsync(CancellationToken cancellationToken)
+    {
+        await foreach (var e in Notifications.WatchAsync(cancellationToken))
+        {
+            var state = e.Snapshot.State?.Text;
+            var failedMigration = e.Resource.Name == "migrations" && state == KnownResourceStates.Finished && e.Snapshot.ExitCode is not (null or 0);
+            var died = e.Resource.Name != "migrations" && !e.Resource.Name.EndsWith("-init", StringComparison.Ordinal)
+                && (state == KnownResourceStates.Exited || state == KnownResourceStates.FailedToStart);
+            if (failedMigration || died)
+            {
+                return $"Resource {e.Resource.Name} is {state} (exit code {e.Snapshot.ExitCode}) during start; see its log above.";
+            }
+        }
+        return "The app host stopped while starting.";
     }
 
     public async Task<string> ConnectionStringAsync(string resource)

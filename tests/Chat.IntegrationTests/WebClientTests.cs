@@ -33,6 +33,49 @@ public sealed class WebClientTests(ChatAppFixture app, BrowserFixture browser) :
     }
 
     [Fact]
+    public async Task StopButtonCancelsTheReplyAndThePartialTextIsKept()
+    {
+        var (page, user) = await SignedInPageAsync();
+        await NewConversationAsync(page);
+
+        await page.FillAsync("#input", "Tell me a long story");
+        await page.PressAsync("#input", "Enter");
+        var streaming = page.Locator(".message.assistant.streaming .body");
+        await Assertions.Expect(streaming).ToContainTextAsync("chat-dev", new() { Timeout = Timeout });
+        await page.ClickAsync("#stop");
+
+        var cancelled = page.Locator(".message.assistant.cancelled");
+        await Assertions.Expect(cancelled).ToHaveCountAsync(1, new() { Timeout = Timeout });
+        await Assertions.Expect(page.Locator("#stop")).ToBeHiddenAsync();
+        var shown = Normalize(await cancelled.Locator(".body").InnerTextAsync());
+        var conversationId = Regex.Match(page.Url, "#/c/([0-9a-f-]{36})").Groups[1].Value;
+        Assert.Equal(Normalize(await AssistantContentAsync(user, conversationId)), shown);
+        Assert.Equal("cancelled", await ApiTestClient.ScalarAsync<string>(app,
+            "SELECT status FROM chat_messages WHERE conversation_id = @id AND role = 'assistant'", ("id", Guid.Parse(conversationId))));
+    }
+
+    [Fact]
+    public async Task ReloadDuringAReplyResumesWithoutDuplicatedText()
+    {
+        var (page, user) = await SignedInPageAsync();
+        await NewConversationAsync(page);
+
+        await page.FillAsync("#input", "Keep going while I reload");
+        await page.PressAsync("#input", "Enter");
+        await Assertions.Expect(page.Locator(".message.assistant.streaming .body")).ToContainTextAsync("chat-dev", new() { Timeout = Timeout });
+        await page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotDirectory, "streaming.png") });
+
+        await page.ReloadAsync();
+
+        var reply = page.Locator(".message.assistant:not(.streaming)").Last;
+        await Assertions.Expect(reply).ToContainTextAsync("Keep going while I reload", new() { Timeout = Timeout });
+        await Assertions.Expect(page.Locator(".message.assistant")).ToHaveCountAsync(1);
+        var conversationId = Regex.Match(page.Url, "#/c/([0-9a-f-]{36})").Groups[1].Value;
+        var stored = await AssistantContentAsync(user, conversationId);
+        Assert.Equal(Normalize(stored), Normalize(await reply.Locator(".body").InnerTextAsync()));
+    }
+
+    [Fact]
     public async Task ArchiveUnarchiveDeleteAndRestoreFromTheConversationView()
     {
         var (page, _) = await SignedInPageAsync();

@@ -367,6 +367,28 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
     }
 
     [Fact]
+    public async Task CancelStopsAStalledAnthropicStreamAtOnce()
+    {
+        var config = TestConfig.Fast().WithProvider("claude", ProviderTypes.Anthropic, _upstream.BaseUri, model: "claude-test");
+        config["Llm:Timeouts:Idle"] = "00:01:00";
+        await using var host = await LlmHost.StartAsync(config, redis.Redis);
+        _upstream.Enqueue(new StreamReply(["Thinking"], StreamEnd.Stall));
+        var job = Job(host);
+        await using var collector = await FrameCollector.StartAsync(redis.Redis, job.ConversationId);
+        var completion = await host.Get<GenerationQueue>().EnqueueAsync(job, CancellationToken.None);
+        await collector.FirstChunk;
+
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        await host.Get<GenerationCancellation>().RequestCancelAsync(job.GenerationId);
+        var outcome = await completion.WaitAsync(s_wait);
+
+        Assert.Equal(GenerationStatus.Cancelled, outcome.Status);
+        Assert.Equal("Thinking", outcome.Text);
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(5), $"cancel took {sw.ElapsedMilliseconds} ms");
+        Assert.Equal("cancelled", host.Store.For(job.GenerationId)[^1].Call);
+    }
+
+    [Fact]
     public void FullQueueRefusesNewJobs()
     {
         var queue = new GenerationQueue(Microsoft.Extensions.Options.Options.Create(new LlmOptions { Generation = new GenerationOptions { QueueCapacity = 1 } }));

@@ -186,4 +186,49 @@ public sealed class ProviderWireTests : IAsyncLifetime
         Assert.Equal("Hello from the upstream", text);
         Assert.Equal(2, _upstream.Requests);
     }
+
+    private IChatClient ClientOf(string type, string idle = "00:00:00.500") => type switch
+    {
+        ProviderTypes.Anthropic => Client(type, _upstream.BaseUri, model: "claude-test", idle: idle),
+        ProviderTypes.Ollama => Client(type, _upstream.BaseUri, key: null, model: "llama3.2", idle: idle),
+        _ => Client(type, new Uri(_upstream.BaseUri, "v1/"), idle: idle),
+    };
+
+    [Theory]
+    [InlineData(ProviderTypes.OpenAI)]
+    [InlineData(ProviderTypes.Anthropic)]
+    [InlineData(ProviderTypes.Ollama)]
+    public async Task EveryProviderReportsACutStreamAsInterruptedWithItsPartialText(string type)
+    {
+        _upstream.Enqueue(new StreamReply(["Partial", " answer"], StreamEnd.Cut));
+        var client = ClientOf(type, idle: "00:00:05");
+        var received = new List<string>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        var error = await Assert.ThrowsAsync<LlmException>(async () =>
+        {
+            await foreach (var u in client.GetStreamingResponseAsync(s_prompt, null, timeout.Token))
+            {
+                received.Add(u.Text);
+            }
+        });
+
+        Assert.Equal(LlmErrorCodes.StreamInterrupted, error.Code);
+        Assert.Equal("Partial answer", string.Concat(received));
+        Assert.Equal(1, _upstream.Requests);
+    }
+
+    [Theory]
+    [InlineData(ProviderTypes.OpenAI)]
+    [InlineData(ProviderTypes.Anthropic)]
+    [InlineData(ProviderTypes.Ollama)]
+    public async Task EveryProviderFailsAStalledStreamWithIdleTimeout(string type)
+    {
+        _upstream.Enqueue(new StreamReply(["Started"], StreamEnd.Stall));
+
+        var error = await Assert.ThrowsAsync<LlmException>(() => StreamAsync(ClientOf(type), "m"));
+
+        Assert.Equal(LlmErrorCodes.IdleTimeout, error.Code);
+        Assert.Equal(1, _upstream.Requests);
+    }
 }

@@ -1,0 +1,121 @@
+using System.Globalization;
+using System.Net.WebSockets;
+using Chat.ServiceDefaults.Authentication;
+using Chat.Streaming.Protocol;
+using Chat.Streaming.Services;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Chat.Streaming.Apis;
+
+/// <summary>The <c>/ws</c> endpoint speaking chat.v1 (docs/PROTOCOL.md).</summary>
+public static class WebSocketApi
+{
+    public const string Path = "/ws";
+
+    public static IEndpointRouteBuilder MapWebSocketApi(this IEndpointRouteBuilder app)
+    {
+        app.Map(Path, ConnectAsync)
+            .WithName("ConnectWebSocket")
+            .WithSummary("Opens a chat.v1 WebSocket (token in the Authorization header or ?access_token=).");
+        return app;
+    }
+
+    /// <summary>
+    /// Authentication happens here rather than in middleware: a browser cannot read an HTTP 401 on a failed upgrade, so
+    /// the socket is accepted, told why in an <c>error</c> frame, and closed with 4401 (or 4403 without chat.read).
+    /// </summary>
+    public static async Task ConnectAsync(
+        HttpContext context,
+        ConnectionServices services,
+        ConnectionRegistry registry,
+        IOptions<StreamingOptions> options)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            await Problem(StatusCodes.Status426UpgradeRequired, "websocket_required", "WebSocket upgrade required",
+                "Connect to /ws with a WebSocket client and the chat.v1 subprotocol.").ExecuteAsync(context);
+            return;
+        }
+        var requested = context.WebSockets.WebSocketRequestedProtocols;
+        if (requested.Count > 0 && !requested.Contains(ChatProtocol.SubProtocol))
+        {
+            await Problem(StatusCodes.Status400BadRequest, "unsupported_subprotocol", "Unsupported subprotocol",
+                $"This server speaks '{ChatProtocol.SubProtocol}'.").ExecuteAsync(context);
+            return;
+        }
+
+        var auth = await context.AuthenticateAsync(JwtBearerDefaults.AuthenticationScheme);
+        var settings = options.Value;
+        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        {
+            SubProtocol = requested.Count > 0 ? ChatProtocol.SubProtocol : null,
+            KeepAliveInterval = settings.HeartbeatInterval,
+            KeepAliveTimeout = settings.IdleTimeout,
+        });
+
+        if (!auth.Succeeded || auth.Principal is null || !ChatUser.TryFrom(auth.Principal, out var user))
+        {
+            var expired = auth.Failure is SecurityTokenExpiredException;
+            await RefuseAsync(socket, settings, CloseCodes.Unauthorized,
+                expired ? ErrorCodes.TokenExpired : ErrorCodes.Unauthorized,
+                expired ? "The access token expired." : "A valid bearer token is required (Authorization header or access_token query).",
+                context.RequestAborted);
+            return;
+        }
+        if (!user.HasScope(ChatScopes.Read))
+        {
+            await RefuseAsync(socket, settings, CloseCodes.Forbidden, ErrorCodes.Forbidden, "The token lacks the chat.read scope.", context.RequestAborted);
+            return;
+        }
+
+        using var connection = new ChatConnection(socket, user, ReadToken(context), ReadExpiry(auth.Principal), services);
+        registry.Add(connection);
+        try
+        {
+            await connection.RunAsync();
+        }
+        finally
+        {
+            registry.Remove(connection);
+        }
+    }
+
+    private static async Task RefuseAsync(WebSocket socket, StreamingOptions settings, int closeCode, string code, string message, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(settings.CloseTimeout * 2);
+        try
+        {
+            await socket.SendAsync(ServerFrames.Encode(new HelloFrame(
+                ChatProtocol.SubProtocol, "chat-streaming", InstanceInfo.Id, settings.HeartbeatInterval.TotalSeconds, settings.MaxFrameBytes)),
+                WebSocketMessageType.Text, true, timeout.Token);
+            await socket.SendAsync(ServerFrames.Encode(new ErrorFrame(null, code, message)), WebSocketMessageType.Text, true, timeout.Token);
+            await socket.CloseAsync((WebSocketCloseStatus)closeCode, code, timeout.Token);
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        {
+            socket.Abort();
+        }
+    }
+
+    private static string ReadToken(HttpContext context)
+    {
+        var header = context.Request.Headers.Authorization.ToString();
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return header["Bearer ".Length..].Trim();
+        }
+        return context.Request.Query["access_token"].ToString();
+    }
+
+    private static DateTimeOffset? ReadExpiry(System.Security.Claims.ClaimsPrincipal principal) =>
+        long.TryParse(principal.FindFirst("exp")?.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var exp)
+            ? DateTimeOffset.FromUnixTimeSeconds(exp)
+            : null;
+
+    private static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult Problem(int status, string code, string title, string detail) =>
+        TypedResults.Problem(title: title, detail: detail, statusCode: status, extensions: new Dictionary<string, object?> { ["code"] = code });
+}

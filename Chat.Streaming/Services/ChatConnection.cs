@@ -1,0 +1,570 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.WebSockets;
+using System.Threading.Channels;
+using Chat.Messaging;
+using Chat.ServiceDefaults.Authentication;
+using Chat.Streaming.Infrastructure;
+using Chat.Streaming.Protocol;
+using StackExchange.Redis;
+
+namespace Chat.Streaming.Services;
+
+/// <summary>Everything a connection needs from the replica, bundled so each socket costs one reference.</summary>
+public sealed record ConnectionServices(
+    ConversationHub Hub,
+    ChatApiClient Api,
+    ConversationAuthorizer Authorizer,
+    IConnectionMultiplexer Redis,
+    StreamingTelemetry Telemetry,
+    StreamingOptions Options,
+    TimeProvider Time,
+    ILogger<ChatConnection> Logger);
+
+/// <summary>
+/// One authenticated WebSocket. A reader loop handles client frames in order; one writer loop drains a bounded send
+/// queue, so nothing but the writer ever waits on this client's network. When the queue overflows the client is too
+/// slow: its queue is dropped and the socket closes with 4008 (it reconnects and resubscribes with <c>after</c>).
+/// </summary>
+public sealed class ChatConnection : IFrameSink, IDisposable
+{
+    private readonly WebSocket _socket;
+    private readonly ChatUser _user;
+    private readonly string _token;
+    private readonly DateTimeOffset? _expiresAt;
+    private readonly ConnectionServices _services;
+    private readonly StreamingOptions _options;
+    private readonly Channel<ReadOnlyMemory<byte>> _queue;
+    private readonly Dictionary<Guid, Subscription> _subscriptions = []; // reader loop only
+    private readonly ConcurrentDictionary<Guid, Guid> _generations = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationTokenSource _abortTimer = new();
+    private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TokenBucket _rate;
+    private CloseRequest? _close;
+    private volatile bool _discardQueue;
+    private int _violations;
+
+    public ChatConnection(WebSocket socket, ChatUser user, string token, DateTimeOffset? expiresAt, ConnectionServices services)
+    {
+        _socket = socket;
+        _user = user;
+        _token = token;
+        _expiresAt = expiresAt;
+        _services = services;
+        _options = services.Options;
+        // Live frames never wait: a full queue is the slow-consumer signal. Replays wait until it is half empty.
+        _queue = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(_options.SendQueueCapacity)
+        {
+            SingleReader = true,
+            SingleWriter = false,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _rate = new TokenBucket(_options.RateLimitBurst, _options.RateLimitPerSecond, services.Time);
+        _abortTimer.Token.Register(socket.Abort);
+    }
+
+    public string Id { get; } = Guid.CreateVersion7().ToString("N")[^12..];
+
+    /// <summary>Completes when the connection has fully ended.</summary>
+    public Task Completion => _completed.Task;
+
+    public async Task RunAsync()
+    {
+        var telemetry = _services.Telemetry;
+        telemetry.Connections.Add(1);
+        StreamingLog.ConnectionOpened(_services.Logger, Id, _user.TenantId, _user.UserId, InstanceInfo.Id);
+        var writer = RunWriterAsync();
+        var timers = RunTimersAsync(_stop.Token);
+        try
+        {
+            TryEnqueue(ServerFrames.Encode(new HelloFrame(
+                ChatProtocol.SubProtocol, "chat-streaming", InstanceInfo.Id, _options.HeartbeatInterval.TotalSeconds, _options.MaxFrameBytes)));
+            await RunReaderAsync();
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The peer vanished or the socket was aborted: nothing left to tell it.
+        }
+        catch (Exception ex)
+        {
+            StreamingLog.ConnectionFailed(_services.Logger, ex, Id);
+            RequestClose(CloseCodes.InternalError, ErrorCodes.Internal, drain: false);
+        }
+        finally
+        {
+            RequestClose(CloseCodes.Normal, "bye", drain: false);
+            await writer; // ends once the queue is complete; the abort timer bounds a peer that stopped reading
+            await _stop.CancelAsync();
+            await timers;
+            foreach (var subscription in _subscriptions.Values)
+            {
+                await _services.Hub.DetachAsync(subscription);
+            }
+            _subscriptions.Clear();
+            telemetry.Connections.Add(-1);
+            StreamingLog.ConnectionClosed(_services.Logger, Id, _close?.Code ?? CloseCodes.Normal, _close?.Reason ?? "");
+            _completed.TrySetResult();
+        }
+    }
+
+    public void Dispose()
+    {
+        _abortTimer.Dispose();
+        _stop.Dispose();
+    }
+
+    /// <summary>
+    /// Asks the connection to end with <paramref name="code"/>. With <paramref name="drain"/> the queued frames (an error
+    /// explaining the close) go out first; either way the socket is aborted if the close does not finish in time.
+    /// </summary>
+    public void RequestClose(int code, string reason, bool drain)
+    {
+        if (Interlocked.CompareExchange(ref _close, new CloseRequest(code, reason), null) is not null)
+        {
+            return;
+        }
+        if (!drain)
+        {
+            _discardQueue = true;
+        }
+        _queue.Writer.TryComplete();
+        try
+        {
+            _abortTimer.CancelAfter(_options.CloseTimeout * 2);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    public bool TryEnqueue(ReadOnlyMemory<byte> frame)
+    {
+        if (_queue.Writer.TryWrite(frame))
+        {
+            return true;
+        }
+        if (_close is null)
+        {
+            Overflowed();
+        }
+        return false;
+    }
+
+    public void Overflowed()
+    {
+        if (_close is not null)
+        {
+            return;
+        }
+        _services.Telemetry.SlowConsumerDrops.Add(1);
+        StreamingLog.SlowConsumer(_services.Logger, Id, _options.SendQueueCapacity);
+        RequestClose(CloseCodes.SlowConsumer, ErrorCodes.SlowConsumer, drain: false);
+    }
+
+    public void NoteGeneration(Guid generationId, Guid conversationId)
+    {
+        if (_generations.Count >= 4096)
+        {
+            _generations.Clear();
+        }
+        _generations.TryAdd(generationId, conversationId);
+    }
+
+    private async Task RunWriterAsync()
+    {
+        try
+        {
+            while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
+            {
+                while (!_discardQueue && _queue.Reader.TryRead(out var frame))
+                {
+                    await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+                    _services.Telemetry.FramesSent.Add(1);
+                }
+                if (_discardQueue)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            return;
+        }
+
+        if (_close is { } close && _socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(_options.CloseTimeout);
+                await _socket.CloseOutputAsync((WebSocketCloseStatus)close.Code, close.Reason, timeout.Token);
+            }
+            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
+            {
+                _socket.Abort();
+            }
+        }
+    }
+
+    /// <summary>Protocol heartbeats (WebSocket PINGs are sent by the socket itself) and the token's expiry.</summary>
+    private async Task RunTimersAsync(CancellationToken cancellationToken)
+    {
+        var time = _services.Time;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var delay = _options.HeartbeatInterval;
+                if (_expiresAt is { } expires)
+                {
+                    var left = expires - time.GetUtcNow();
+                    if (left <= TimeSpan.Zero)
+                    {
+                        SendError(null, ErrorCodes.TokenExpired, "The access token expired; reconnect with a fresh one.");
+                        RequestClose(CloseCodes.Unauthorized, ErrorCodes.TokenExpired, drain: true);
+                        return;
+                    }
+                    delay = left < delay ? left : delay;
+                }
+                await Task.Delay(delay, time, cancellationToken);
+                if (_expiresAt is null || time.GetUtcNow() < _expiresAt)
+                {
+                    TryEnqueue(ServerFrames.Encode(new HeartbeatFrame(time.GetUtcNow().ToUnixTimeMilliseconds())));
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task RunReaderAsync()
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(_options.MaxFrameBytes, 16 * 1024));
+        var message = new ArrayBufferWriter<byte>(1024);
+        try
+        {
+            while (true)
+            {
+                message.Clear();
+                var tooBig = false;
+                ValueWebSocketReceiveResult result;
+                do
+                {
+                    result = await _socket.ReceiveAsync(buffer.AsMemory(), CancellationToken.None);
+                    if (result.MessageType == WebSocketMessageType.Close)
+                    {
+                        RequestClose(CloseCodes.Normal, "bye", drain: false);
+                        return;
+                    }
+                    if (message.WrittenCount + result.Count > _options.MaxFrameBytes)
+                    {
+                        if (!tooBig && _close is null)
+                        {
+                            SendError(null, ErrorCodes.InvalidFrame, $"Frames are limited to {_options.MaxFrameBytes} bytes.");
+                            RequestClose(CloseCodes.MessageTooBig, "frame too big", drain: true);
+                        }
+                        tooBig = true;
+                    }
+                    else
+                    {
+                        message.Write(buffer.AsSpan(0, result.Count));
+                    }
+                }
+                while (!result.EndOfMessage);
+
+                if (_close is not null || tooBig)
+                {
+                    continue; // closing: read until the peer answers the close, ignore what it sends
+                }
+                _services.Telemetry.FramesReceived.Add(1);
+                if (!_rate.TryTake())
+                {
+                    if (++_violations == 1)
+                    {
+                        SendError(null, ErrorCodes.RateLimited, $"Too many frames: at most {_options.RateLimitPerSecond}/s (burst {_options.RateLimitBurst}); frames over the limit are dropped.");
+                    }
+                    if (_violations >= _options.MaxRateViolations)
+                    {
+                        StreamingLog.Flood(_services.Logger, Id, _violations);
+                        SendError(null, ErrorCodes.RateLimited, "Flood: closing the connection.");
+                        RequestClose(CloseCodes.PolicyViolation, "rate limit", drain: true);
+                    }
+                    continue;
+                }
+                _violations = 0;
+                if (result.MessageType == WebSocketMessageType.Binary)
+                {
+                    SendError(null, ErrorCodes.BinaryNotSupported, "chat.v1 frames are JSON text.");
+                    continue;
+                }
+                if (!ClientFrameParser.TryParse(message.WrittenSpan, out var frame, out var error))
+                {
+                    SendError(error.Id, error.Code, error.Message);
+                    continue;
+                }
+                await HandleAsync(frame);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private Task HandleAsync(ClientFrame frame)
+    {
+        switch (frame.Type)
+        {
+            case ClientFrameTypes.Ping:
+                TryEnqueue(ServerFrames.Encode(new PongFrame(frame.Id)));
+                return Task.CompletedTask;
+            case ClientFrameTypes.Subscribe:
+                return SubscribeAsync(frame);
+            case ClientFrameTypes.Unsubscribe:
+                return UnsubscribeAsync(frame);
+            case ClientFrameTypes.MessageSend:
+                return SendMessageAsync(frame);
+            case ClientFrameTypes.GenerationCancel:
+                return CancelAsync(frame);
+            default:
+                SendError(frame.Id, ErrorCodes.UnknownType, "Unknown frame type.");
+                return Task.CompletedTask;
+        }
+    }
+
+    private async Task SubscribeAsync(ClientFrame frame)
+    {
+        using var activity = StreamingTelemetry.ActivitySource.StartActivity("subscribe");
+        activity?.SetTag("chat.conversation_id", frame.ConversationId);
+        activity?.SetTag("chat.generation_id", frame.GenerationId);
+        activity?.SetTag("chat.after", frame.After);
+        var conversationId = frame.ConversationId;
+
+        if (!_subscriptions.TryGetValue(conversationId, out var subscription))
+        {
+            if (_subscriptions.Count >= _options.MaxSubscriptionsPerConnection)
+            {
+                SendError(frame.Id, ErrorCodes.TooManySubscriptions, $"At most {_options.MaxSubscriptionsPerConnection} subscriptions per connection.", conversationId);
+                return;
+            }
+            var allowed = await _services.Authorizer.AuthorizeAsync(_user, _token, conversationId, _stop.Token);
+            if (!allowed.Succeeded)
+            {
+                SendError(frame.Id, allowed.ErrorCode!, allowed.ErrorMessage!, conversationId);
+                return;
+            }
+            subscription = await AttachPausedAsync(frame, conversationId);
+            if (subscription is null)
+            {
+                return;
+            }
+        }
+        else
+        {
+            subscription.Pause();
+        }
+
+        // Live frames are now buffering (the channel subscription is confirmed), so the replay can't miss any.
+        var recovered = true;
+        var replayed = 0;
+        IReadOnlyList<LiveFrame>? replay = [];
+        if (frame.GenerationId is { } generationId)
+        {
+            var after = frame.After ?? -1;
+            try
+            {
+                replay = await _services.Hub.ReadReplayAsync(conversationId, generationId, after);
+            }
+            catch (RedisException ex)
+            {
+                StreamingLog.ReplayFailed(_services.Logger, ex, generationId);
+                replay = null;
+            }
+            recovered = replay is not null;
+            if (recovered)
+            {
+                subscription.Rewind(generationId, after);
+                NoteGeneration(generationId, conversationId);
+            }
+        }
+
+        TryEnqueue(ServerFrames.Encode(new SubscribedFrame(frame.Id, conversationId, frame.GenerationId, recovered, replay?.Count ?? 0, InstanceInfo.Id)));
+        foreach (var replayedFrame in replay ?? [])
+        {
+            if (!subscription.AcceptReplayed(replayedFrame))
+            {
+                continue;
+            }
+            // Replays can be long: wait for the writer rather than overflow the queue (live frames are buffering).
+            while (_queue.Reader.Count >= _options.SendQueueCapacity / 2 && _close is null)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(5), _services.Time, _stop.Token);
+            }
+            if (!TryEnqueue(replayedFrame.Utf8))
+            {
+                break;
+            }
+            replayed++;
+        }
+        _services.Telemetry.FramesReplayed.Add(replayed);
+        activity?.SetTag("chat.recovered", recovered);
+        activity?.SetTag("chat.replayed", replayed);
+        subscription.Resume();
+    }
+
+    /// <summary>Creates a paused subscription and waits for Redis to confirm the channel; null (error sent) on failure.</summary>
+    private async Task<Subscription?> AttachPausedAsync(ClientFrame frame, Guid conversationId)
+    {
+        var subscription = new Subscription(conversationId, this, _options.ResumeBufferCapacity);
+        subscription.Pause();
+        _subscriptions.Add(conversationId, subscription);
+        try
+        {
+            await _services.Hub.AttachAsync(subscription, _stop.Token);
+            return subscription;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            _subscriptions.Remove(conversationId);
+            await _services.Hub.DetachAsync(subscription);
+            SendError(frame.Id, ErrorCodes.Internal, "The message bus is unavailable; try again.", conversationId);
+            return null;
+        }
+    }
+
+    private async Task UnsubscribeAsync(ClientFrame frame)
+    {
+        if (!_subscriptions.Remove(frame.ConversationId, out var subscription))
+        {
+            SendError(frame.Id, ErrorCodes.NotSubscribed, "Not subscribed to this conversation.", frame.ConversationId);
+            return;
+        }
+        await _services.Hub.DetachAsync(subscription);
+        TryEnqueue(ServerFrames.Encode(new UnsubscribedFrame(frame.Id, frame.ConversationId)));
+    }
+
+    private async Task SendMessageAsync(ClientFrame frame)
+    {
+        if (!_user.HasScope(ChatScopes.Write))
+        {
+            SendError(frame.Id, ErrorCodes.Forbidden, "Sending needs the chat.write scope.", frame.ConversationId);
+            return;
+        }
+        using var activity = StreamingTelemetry.ActivitySource.StartActivity("message.send", ActivityKind.Client);
+        activity?.SetTag("chat.conversation_id", frame.ConversationId);
+        var conversationId = frame.ConversationId;
+
+        // Subscribe (paused) before the API starts the generation, so its first frame can't slip past the sender.
+        var existed = _subscriptions.TryGetValue(conversationId, out var subscription);
+        if (!existed)
+        {
+            if (_subscriptions.Count >= _options.MaxSubscriptionsPerConnection)
+            {
+                SendError(frame.Id, ErrorCodes.TooManySubscriptions, $"At most {_options.MaxSubscriptionsPerConnection} subscriptions per connection.", conversationId);
+                return;
+            }
+            subscription = await AttachPausedAsync(frame, conversationId);
+            if (subscription is null)
+            {
+                return;
+            }
+        }
+        else
+        {
+            subscription!.Pause();
+        }
+
+        var result = await _services.Api.SendMessageAsync(
+            conversationId, new SendMessageRequest(frame.Content!, frame.ClientMessageId!, frame.Model, frame.Provider), _token, _stop.Token);
+        if (!result.Succeeded)
+        {
+            if (existed)
+            {
+                subscription.Resume();
+            }
+            else
+            {
+                // Nothing buffered for a conversation the caller may not read ever leaves the replica.
+                _subscriptions.Remove(conversationId);
+                await _services.Hub.DetachAsync(subscription);
+            }
+            SendError(frame.Id, result.ErrorCode!, result.ErrorMessage!, conversationId);
+            return;
+        }
+
+        _services.Authorizer.Remember(_user, conversationId);
+        var sent = result.Value!;
+        activity?.SetTag("chat.generation_id", sent.GenerationId);
+        if (sent.GenerationId is { } generationId)
+        {
+            NoteGeneration(generationId, conversationId);
+        }
+        subscription.Resume(first: () =>
+        {
+            if (!existed)
+            {
+                TryEnqueue(ServerFrames.Encode(new SubscribedFrame(null, conversationId, null, true, 0, InstanceInfo.Id)));
+            }
+            TryEnqueue(ServerFrames.Encode(new AckFrame(frame.Id, conversationId, sent.MessageId, sent.GenerationId, sent.AssistantMessageId)));
+        });
+    }
+
+    private async Task CancelAsync(ClientFrame frame)
+    {
+        var generationId = frame.GenerationId!.Value;
+        if (!_user.HasScope(ChatScopes.Write))
+        {
+            SendError(frame.Id, ErrorCodes.Forbidden, "Cancelling needs the chat.write scope.", generationId: generationId);
+            return;
+        }
+        // Only a generation this connection has seen, in a conversation it is subscribed to (so was authorized for).
+        if (!_generations.TryGetValue(generationId, out var conversationId) || !_subscriptions.ContainsKey(conversationId))
+        {
+            SendError(frame.Id, ErrorCodes.GenerationNotFound, "No such generation in a subscribed conversation.", generationId: generationId);
+            return;
+        }
+        using var activity = StreamingTelemetry.ActivitySource.StartActivity("generation.cancel", ActivityKind.Producer);
+        activity?.SetTag("chat.generation_id", generationId);
+        try
+        {
+            await _services.Redis.GetSubscriber().PublishAsync(RedisKeys.CancelChannel, generationId.ToString("N"));
+        }
+        catch (RedisException)
+        {
+            SendError(frame.Id, ErrorCodes.Internal, "The message bus is unavailable; try again.", generationId: generationId);
+            return;
+        }
+        TryEnqueue(ServerFrames.Encode(new AckFrame(frame.Id, conversationId, null, generationId, null)));
+    }
+
+    private void SendError(string? id, string code, string message, Guid? conversationId = null, Guid? generationId = null)
+    {
+        _services.Telemetry.ClientErrors.Add(1, new KeyValuePair<string, object?>("code", code));
+        TryEnqueue(ServerFrames.Encode(new ErrorFrame(id, code, message) { ConversationId = conversationId, GenerationId = generationId }));
+    }
+
+    private sealed record CloseRequest(int Code, string Reason);
+
+    /// <summary>Per-connection token bucket; touched only by the reader loop.</summary>
+    private sealed class TokenBucket(int burst, int perSecond, TimeProvider time)
+    {
+        private double _tokens = burst;
+        private long _stamp = time.GetTimestamp();
+
+        public bool TryTake()
+        {
+            var now = time.GetTimestamp();
+            _tokens = Math.Min(burst, _tokens + (time.GetElapsedTime(_stamp, now).TotalSeconds * perSecond));
+            _stamp = now;
+            if (_tokens < 1)
+            {
+                return false;
+            }
+            _tokens -= 1;
+            return true;
+        }
+    }
+}

@@ -1,0 +1,95 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace Chat.IntegrationTests;
+
+/// <summary>
+/// The whole app host (gateway, two chat-streaming replicas, real Redis) with chat-streaming pointed at
+/// <see cref="StreamingApiStub"/> instead of Chat.Api, so the streaming tier is tested against the documented API
+/// contract on its own. The tests in StreamingApiTests run the same flows against the real Chat.Api.
+/// </summary>
+public sealed class StreamingAppFixture : IAsyncLifetime
+{
+    public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(2);
+    public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(2);
+    public const int SendQueueCapacity = 256;
+
+    public DistributedApplication App { get; private set; } = null!;
+
+    public StreamingApiStub Api { get; private set; } = null!;
+
+    public StreamingGenerations Generations { get; private set; } = null!;
+
+    public Uri GatewayUri { get; private set; } = null!;
+
+    /// <summary>chat-streaming itself (the orchestrator's proxy over its replicas), bypassing the gateway.</summary>
+    public Uri StreamingUri { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Api = await StreamingApiStub.StartAsync();
+        using var cts = new CancellationTokenSource(ChatAppFixture.StartTimeout);
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Chat_AppHost>(
+            ["--Infrastructure:Ephemeral=true", $"--Parameters:jwt-signing-key={TestTokens.SigningKey}"], cts.Token);
+        builder.Services.AddLogging(logging =>
+        {
+            logging.SetMinimumLevel(LogLevel.Information);
+            logging.AddFilter("Aspire.Hosting.Dcp", LogLevel.Warning);
+            logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+            logging.AddSimpleConsole();
+        });
+        var streaming = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "chat-streaming");
+        builder.CreateResourceBuilder(streaming)
+            .WithEnvironment("Streaming__ChatApiAddress", Api.Address.ToString())
+            // Short timings so heartbeat, dead-peer and slow-consumer behaviour is observable within a test.
+            .WithEnvironment("Streaming__HeartbeatInterval", HeartbeatInterval.ToString())
+            .WithEnvironment("Streaming__IdleTimeout", IdleTimeout.ToString())
+            .WithEnvironment("Streaming__SendQueueCapacity", SendQueueCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        // The load test opens ~2,000 sockets as one user; the gateway's per-user request budget is not what it measures.
+        var gateway = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "gateway");
+        builder.CreateResourceBuilder(gateway).WithEnvironment("Gateway__RateLimit__UserPermits", "1000000");
+
+        App = await builder.BuildAsync(cts.Token);
+        await App.StartAsync(cts.Token);
+        var notifications = App.Services.GetRequiredService<ResourceNotificationService>();
+        foreach (var name in new[] { "cache", "chat-streaming", "gateway" })
+        {
+            await notifications.WaitForResourceHealthyAsync(name, cts.Token);
+        }
+        GatewayUri = App.GetEndpoint("gateway", "http");
+        StreamingUri = App.GetEndpoint("chat-streaming", "http");
+
+        var redis = await ConnectionMultiplexer.ConnectAsync(
+            await App.GetConnectionStringAsync("cache", cts.Token) ?? throw new InvalidOperationException("No cache connection string."));
+        Generations = new StreamingGenerations(redis);
+        Api.Generations = Generations;
+        await Api.ListenForCancelsAsync();
+    }
+
+    public Task<StreamingTestClient> ConnectAsync(string token) => StreamingTestClient.ConnectAsync(GatewayUri, token);
+
+    public async Task DisposeAsync()
+    {
+        if (Api is not null)
+        {
+            await Api.DisposeAsync();
+        }
+        if (App is not null)
+        {
+            await App.StopAsync().WaitAsync(ChatAppFixture.StepTimeout);
+            await App.DisposeAsync().AsTask().WaitAsync(ChatAppFixture.StepTimeout);
+        }
+        if (Generations is not null)
+        {
+            await Generations.Redis.DisposeAsync();
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class StreamingAppCollection : ICollectionFixture<StreamingAppFixture>
+{
+    public const string Name = "chat-streaming";
+}
