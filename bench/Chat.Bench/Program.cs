@@ -1,0 +1,3 @@
+using Chat.Bench;
+
+return await BenchCommands.RunAsync(args);
