@@ -135,4 +135,28 @@ public sealed class GatewayEdgeTests(ChatAppFixture fixture)
         Assert.Equal("healthy", health.GetProperty("checks").GetProperty("chat-api").GetString());
         Assert.Equal("healthy", health.GetProperty("checks").GetProperty("chat-streaming").GetString());
     }
+
+    [Fact]
+    public async Task RequestIdGivenAtTheEdgeReachesTheApiAndComesBack()
+    {
+        var requestId = $"edge-{Guid.NewGuid():N}";
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/conversations/{Guid.CreateVersion7()}");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", TestTokens.Create("edge-user", "edge-tenant"));
+        request.Headers.Add("X-Request-Id", requestId);
+        using var response = await fixture.Gateway.SendAsync(request);
+
+        // The API answered (404 for an unknown conversation) with the id the client gave the gateway.
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal(requestId, response.Headers.GetValues("X-Request-Id").Single());
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("conversation_not_found", problem.GetProperty("code").GetString());
+        Assert.Equal(requestId, problem.GetProperty("requestId").GetString());
+
+        // Without one, the gateway makes one and the API uses it too.
+        using var anonymous = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/conversations/{Guid.CreateVersion7()}");
+        anonymous.Headers.Authorization = new AuthenticationHeaderValue("Bearer", TestTokens.Create("edge-user", "edge-tenant"));
+        using var generated = await fixture.Gateway.SendAsync(anonymous);
+        var id = generated.Headers.GetValues("X-Request-Id").Single();
+        Assert.Equal(id, (await generated.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("requestId").GetString());
+    }
 }

@@ -122,7 +122,6 @@ public sealed class WebClientTests(ChatAppFixture app, BrowserFixture browser) :
         var page = await context.NewPageAsync();
         page.SetDefaultTimeout(Timeout);
         page.Console += (_, message) => Console.WriteLine($"[browser {message.Type}] {message.Text}");
-        page.WebSocket += (_, ws) => ws.FrameReceived += (_, frame) => Console.WriteLine($"[ws <-] {frame.Text}");
         var user = $"web-{Guid.NewGuid():N}"[..16];
         await page.GotoAsync("/");
         await page.FillAsync("#dev-form input[name=userId]", user);
