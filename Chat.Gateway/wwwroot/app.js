@@ -117,6 +117,13 @@ function conversationItem(c) {
   return li;
 }
 
+/** Updates one conversation's entry (message count, activity) after a reply, without reloading the list. */
+async function refreshListItem(id) {
+  const li = $("conversations").querySelector(`[data-id="${id}"]`);
+  if (!li) return;
+  try { li.replaceWith(conversationItem(await api.getConversation(id))); } catch { /* the list is only a view */ }
+}
+
 new IntersectionObserver((entries) => {
   if (entries.some((e) => e.isIntersecting)) loadMoreConversations();
 }).observe($("conversations-sentinel"));
@@ -279,6 +286,7 @@ socket.addEventListener("frame", ({ detail: f }) => {
       if (readInflight()?.generationId === f.generationId) writeInflight(null);
       if (state.activeGeneration === f.generationId) state.activeGeneration = null;
       setComposer();
+      refreshListItem(f.conversationId);
       break;
     }
     case "error":
