@@ -119,9 +119,9 @@ public sealed class StreamingBadInputTests(StreamingAppFixture fixture)
     public async Task TokenThatExpiresDuringTheConnectionClosesItWith4401()
     {
         await using var client = await StreamingTestClient.ConnectAsync(
-            fixture.GatewayUri, TestTokens.Create("mallory", "t", lifetime: TimeSpan.FromSeconds(3)), tokenInQuery: false);
+            fixture.GatewayUri, TestTokens.Create("mallory", "t", lifetime: TimeSpan.FromSeconds(10)), tokenInQuery: false);
         Assert.Empty(await client.PingAsync());
-        var error = await client.WaitForAsync(f => f.GetProperty("type").GetString() == "error", TimeSpan.FromSeconds(20));
+        var error = await client.WaitForAsync(f => f.GetProperty("type").GetString() == "error", TimeSpan.FromSeconds(30));
         Assert.Equal("token_expired", error.GetProperty("code").GetString());
         Assert.Equal((WebSocketCloseStatus)4401, await client.WaitClosedAsync());
     }
