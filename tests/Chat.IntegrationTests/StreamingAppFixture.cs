@@ -12,7 +12,8 @@ namespace Chat.IntegrationTests;
 public sealed class StreamingAppFixture : IAsyncLifetime
 {
     public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(2);
-    public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(2);
+    // Long enough that a live client on a loaded CI machine is never mistaken for a dead one; short enough to test.
+    public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(6);
     public const int SendQueueCapacity = 256;
 
     public DistributedApplication App { get; private set; } = null!;
