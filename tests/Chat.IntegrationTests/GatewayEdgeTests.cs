@@ -56,6 +56,9 @@ public sealed class GatewayEdgeTests(ChatAppFixture fixture)
             Content = new ByteArrayContent(new byte[2 * 1024 * 1024]) { Headers = { ContentType = new("application/json") } },
         };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", TestTokens.Create("edge-user", "edge-tenant"));
+        // As a well-behaved client uploading a large body does: the gateway refuses before any of it is sent
+        // (without this, the refusal can race the upload and the client sees a broken pipe instead of the 413).
+        request.Headers.ExpectContinue = true;
         using var response = await fixture.Gateway.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
