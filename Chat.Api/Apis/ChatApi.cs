@@ -34,8 +34,7 @@ public static class ChatApi
         var conversationId = request.ConversationId;
         if (conversationId is null)
         {
-            var title = request.Message!.Trim();
-            title = title.Length <= 60 ? title : string.Concat(title.AsSpan(0, 59), "…");
+            var title = ConversationService.TitleFrom(request.Message!);
             var created = await conversations.CreateAsync(new CreateConversationRequest(title, request.Model, request.Provider, null), cancellationToken);
             conversationId = created.Id;
         }

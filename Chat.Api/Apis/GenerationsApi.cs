@@ -60,15 +60,7 @@ public static class GenerationsApi
                 "The generation's stream has expired.", $"Read the message from {ConversationsApi.Prefix}/conversations/{assistant.ConversationId}/messages/{assistant.Id}.");
         }
 
-        http.Response.Headers["X-Generation-Id"] = id.ToString("D");
-        try
-        {
-            await SseStreaming.WriteFramesAsync(http.Response, reader.FollowAsync(assistant.ConversationId, id, from, responder.FollowIdleLimit, cancellationToken), cancellationToken);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // The client left; it may come back with Last-Event-ID.
-        }
+        await responder.FollowAsync(http, assistant.ConversationId, id, from, cancellationToken);
         return TypedResults.Empty;
     }
 

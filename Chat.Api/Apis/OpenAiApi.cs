@@ -83,8 +83,7 @@ public static class OpenAiApi
         }
         else
         {
-            var title = last.Trim();
-            title = title.Length <= 60 ? title : string.Concat(title.AsSpan(0, 59), "…");
+            var title = ConversationService.TitleFrom(last);
             var created = await conversations.CreateAsync(new CreateConversationRequest(title, request.Model, null, system), cancellationToken);
             conversationId = created.Id;
             await replies.ImportTurnsAsync(conversationId, turns.Take(turns.Count - 1), cancellationToken);

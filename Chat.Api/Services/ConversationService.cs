@@ -27,6 +27,13 @@ public sealed class ConversationService(
 {
     private const int MaxConcurrencyRetries = 3;
 
+    /// <summary>The title a conversation started by a message gets: the message, trimmed, cut at 60 characters.</summary>
+    public static string TitleFrom(string message)
+    {
+        var title = message.Trim();
+        return title.Length <= 60 ? title : string.Concat(title.AsSpan(0, 59), "…");
+    }
+
     public async Task<Conversation> CreateAsync(CreateConversationRequest request, CancellationToken cancellationToken)
     {
         var conversation = new Conversation

@@ -55,16 +55,7 @@ public sealed class ReplyResponder(
 
         if (SseFormatter.WantsEventStream(http.Request))
         {
-            http.Response.Headers["X-Generation-Id"] = started.GenerationId!.Value.ToString("D");
-            var frames = reader.FollowAsync(started.ConversationId, started.GenerationId!.Value, -1, FollowIdleLimit, cancellationToken);
-            try
-            {
-                await SseStreaming.WriteFramesAsync(http.Response, frames, cancellationToken);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                // The client left; the generation goes on and the stream can be resumed from /generations/{id}/events.
-            }
+            await FollowAsync(http, started.ConversationId, started.GenerationId!.Value, -1, cancellationToken);
             return TypedResults.Empty;
         }
 
@@ -79,6 +70,22 @@ public sealed class ReplyResponder(
         }
         var finished = await ReloadAsync(started.Id, cancellationToken);
         return TypedResults.Created(location, Body(user, finished));
+    }
+
+    /// <summary>
+    /// Writes a generation's frames after <paramref name="after"/> as SSE until its terminal frame. A client that leaves
+    /// ends only its own stream: the generation goes on and can be followed again with Last-Event-ID.
+    /// </summary>
+    public async Task FollowAsync(HttpContext http, Guid conversationId, Guid generationId, long after, CancellationToken cancellationToken)
+    {
+        http.Response.Headers["X-Generation-Id"] = generationId.ToString("D");
+        try
+        {
+            await SseStreaming.WriteFramesAsync(http.Response, reader.FollowAsync(conversationId, generationId, after, FollowIdleLimit, cancellationToken), cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
     }
 
     /// <summary>How long an SSE follower waits for the next frame before giving up: the model's idle limit plus slack.</summary>

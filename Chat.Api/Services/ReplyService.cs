@@ -83,8 +83,7 @@ public sealed class ReplyService(
                 var earlier = await db.Messages.AsNoTracking()
                     .Where(m => m.ConversationId == conversationId && m.ParentMessageId == appended.Message!.Id)
                     .OrderBy(m => m.CreatedAt).FirstOrDefaultAsync(cancellationToken);
-                return new ReplyStart(ReplyOutcome.Existing, appended.Message, earlier,
-                    earlier?.GenerationId is { } g ? queue.Completion(g) : null);
+                return new ReplyStart(ReplyOutcome.Existing, appended.Message, earlier);
         }
 
         var user = appended.Message!;
