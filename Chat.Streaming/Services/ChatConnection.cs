@@ -208,37 +208,43 @@ public sealed class ChatConnection : IFrameSink, IDisposable
         }
     }
 
-    /// <summary>Protocol heartbeats (WebSocket PINGs are sent by the socket itself) and the token's expiry.</summary>
+    /// <summary>
+    /// Protocol heartbeats (WebSocket PINGs are sent by the socket itself) and the token's expiry. Each is due at a
+    /// deadline and acted on only once that deadline has passed, so a timer that wakes early (the timer and the wall
+    /// clock are different clocks, and sub-millisecond delays round to zero) never sends a heartbeat early or spins.
+    /// </summary>
     private async Task RunTimersAsync(CancellationToken cancellationToken)
     {
         var time = _services.Time;
+        var nextHeartbeat = time.GetUtcNow() + _options.HeartbeatInterval;
         try
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                var delay = _options.HeartbeatInterval;
-                if (_expiresAt is { } expires)
+                var now = time.GetUtcNow();
+                if (_expiresAt is { } expires && now >= expires)
                 {
-                    var left = expires - time.GetUtcNow();
-                    if (left <= TimeSpan.Zero)
-                    {
-                        SendError(null, ErrorCodes.TokenExpired, "The access token expired; reconnect with a fresh one.");
-                        RequestClose(CloseCodes.Unauthorized, ErrorCodes.TokenExpired, drain: true);
-                        return;
-                    }
-                    delay = left < delay ? left : delay;
+                    SendError(null, ErrorCodes.TokenExpired, "The access token expired; reconnect with a fresh one.");
+                    RequestClose(CloseCodes.Unauthorized, ErrorCodes.TokenExpired, drain: true);
+                    return;
                 }
-                await Task.Delay(delay, time, cancellationToken);
-                if (_expiresAt is null || time.GetUtcNow() < _expiresAt)
+                if (now >= nextHeartbeat)
                 {
-                    TryEnqueue(ServerFrames.Encode(new HeartbeatFrame(time.GetUtcNow().ToUnixTimeMilliseconds())));
+                    TryEnqueue(ServerFrames.Encode(new HeartbeatFrame(now.ToUnixTimeMilliseconds())));
+                    nextHeartbeat = now + _options.HeartbeatInterval;
                 }
+                var due = _expiresAt is { } expiry && expiry < nextHeartbeat ? expiry : nextHeartbeat;
+                await Task.Delay(TimerDelay(due - now), time, cancellationToken);
             }
         }
         catch (OperationCanceledException)
         {
         }
     }
+
+    /// <summary>Rounds a wait up to whole milliseconds (at least one), the timer's resolution.</summary>
+    internal static TimeSpan TimerDelay(TimeSpan left) =>
+        TimeSpan.FromMilliseconds(Math.Max(1, Math.Ceiling(left.TotalMilliseconds)));
 
     private async Task RunReaderAsync()
     {
