@@ -13,6 +13,7 @@ public sealed class StreamingTestClient : IAsyncDisposable
     private readonly Channel<JsonElement> _frames = Channel.CreateUnbounded<JsonElement>();
     private readonly CancellationTokenSource _stop = new();
     private Task _receive = Task.CompletedTask;
+    private int _disposed;
 
     private StreamingTestClient(ClientWebSocket socket) => Socket = socket;
 
@@ -124,7 +125,7 @@ public sealed class StreamingTestClient : IAsyncDisposable
     }
 
     /// <summary>Reads one generation's frames (started/chunks/terminal) until its terminal frame.</summary>
-    public async Task<List<JsonElement>> ReadGenerationAsync(Guid generationId, TimeSpan? timeout = null)
+    public async Task<List<JsonElement>> ReadGenerationAsync(Guid generationId, TimeSpan? timeout = null, Action<long>? onSeq = null)
     {
         var frames = new List<JsonElement>();
         using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
@@ -136,6 +137,7 @@ public sealed class StreamingTestClient : IAsyncDisposable
                 continue;
             }
             frames.Add(frame);
+            onSeq?.Invoke(frame.GetProperty("seq").GetInt64());
             if (frame.GetProperty("type").GetString() is "generation.completed" or "generation.failed" or "generation.cancelled")
             {
                 return frames;
@@ -169,6 +171,10 @@ public sealed class StreamingTestClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         if (Socket.State == WebSocketState.Open)
         {
             try
