@@ -1,15 +1,17 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 
 namespace Chat.IntegrationTests;
 
 /// <summary>
-/// chat.v1 against the real Chat.Api (issue 3) and generations (issue 4): subscribe authorization, isolation and a real
-/// message.send whose streamed text equals the persisted assistant message (the stub-backed tests in
-/// StreamingFanOutTests cover the same flow against the documented contract).
+/// chat.v1 against the real Chat.Api and generations over two streaming replicas: subscribe authorization and isolation,
+/// a message.send whose streamed text equals the persisted assistant message, a cross-replica cancel whose partial text
+/// is persisted, and a replica stopped mid-reply (the stub-backed tests in StreamingFanOutTests, StreamingResumeTests
+/// and StreamingReplicaTests drive the same flows with frames published by the test, to control their timing).
 /// </summary>
 [Collection(ChatAppCollection.Name)]
 public sealed class StreamingEndToEndTests(ChatAppFixture fixture)
@@ -62,17 +64,109 @@ public sealed class StreamingEndToEndTests(ChatAppFixture fixture)
         Assert.Equal("generation.completed", completed.GetProperty("type").GetString());
         var seqs = framesA.Select(f => f.GetProperty("seq").GetInt64()).ToList();
         Assert.Equal(Enumerable.Range(0, seqs.Count).Select(i => (long)i), seqs);
-        var text = string.Concat(framesA.Where(f => f.GetProperty("type").GetString() == "chunk").Select(f => f.GetProperty("delta").GetString()));
+        var assistant = await AssistantMessageAsync(token, conversationId, completed.GetProperty("messageId").GetString()!);
+        Assert.Equal(TextOf(framesA), assistant.GetProperty("content").GetString());
+    }
 
-        var assistantId = completed.GetProperty("messageId").GetString();
+    [Fact]
+    public async Task GenerationCancelThroughOneReplicaStopsAGenerationStartedThroughTheOtherAndThePartialTextIsPersisted()
+    {
+        var token = TestTokens.Create("canceller", $"t-{Guid.NewGuid():N}");
+        var conversationId = await CreateConversationAsync(token);
+        await using var a = await StreamingTestClient.ConnectAsync(fixture.GatewayUri, token);
+        await using var b = await StreamingTestClient.ConnectElsewhereAsync(fixture.GatewayUri, token, a.Instance);
+        await b.SendAsync(new { type = "subscribe", conversationId });
+        await b.NextAsync("subscribed");
+
+        await a.SendAsync(new { type = "message.send", id = "m", conversationId, content = "a long answer please", clientMessageId = Guid.NewGuid().ToString() });
+        await a.NextAsync("subscribed");
+        var generationId = (await a.NextAsync("ack")).GetProperty("generationId").GetGuid();
+        await b.WaitForAsync(f => f.GetProperty("type").GetString() == "chunk" && f.GetProperty("seq").GetInt64() >= 3);
+
+        await b.SendAsync(new { type = "generation.cancel", id = "c", generationId });
+        var framesA = await a.ReadGenerationAsync(generationId);
+        var framesB = await b.ReadGenerationAsync(generationId); // the frames after the one b waited for
+        Assert.Equal(framesA.TakeLast(framesB.Count).Select(f => f.GetRawText()), framesB.Select(f => f.GetRawText()));
+        var cancelled = framesA[^1];
+        Assert.Equal("generation.cancelled", cancelled.GetProperty("type").GetString());
+        Assert.Equal(Enumerable.Range(0, framesA.Count).Select(i => (long)i), framesA.Select(f => f.GetProperty("seq").GetInt64()));
+
+        var assistant = await AssistantMessageAsync(token, conversationId, cancelled.GetProperty("messageId").GetString()!);
+        Assert.Equal("cancelled", assistant.GetProperty("status").GetString());
+        Assert.Equal(TextOf(framesA), assistant.GetProperty("content").GetString());
+        Assert.False(string.IsNullOrEmpty(TextOf(framesA)));
+    }
+
+    [Fact]
+    public async Task StoppingTheReplicaHoldingTheSenderDoesNotStopTheGenerationAndTheClientResumesOnTheSurvivor()
+    {
+        var token = TestTokens.Create("survivor", $"t-{Guid.NewGuid():N}");
+        var conversationId = await CreateConversationAsync(token);
+        var a = await StreamingTestClient.ConnectAsync(fixture.GatewayUri, token);
+        var replica = await StreamingReplicas.ResourceOfAsync(fixture.App, a.Instance);
+        try
+        {
+            await a.SendAsync(new { type = "message.send", id = "m", conversationId, content = "keep talking", clientMessageId = Guid.NewGuid().ToString() });
+            await a.NextAsync("subscribed");
+            var generationId = (await a.NextAsync("ack")).GetProperty("generationId").GetGuid();
+            var frames = new List<JsonElement>();
+            while (frames.Count == 0 || frames[^1].GetProperty("seq").GetInt64() < 5)
+            {
+                frames.Add(await a.WaitForAsync(f => f.TryGetProperty("seq", out _)));
+            }
+
+            // Stop a's replica mid-reply: everything it had queued arrives, then the close (1012, service restart).
+            using var stop = new CancellationTokenSource(ChatAppFixture.StepTimeout);
+            var stopping = fixture.App.ResourceCommands.ExecuteCommandAsync(replica, "resource-stop", stop.Token);
+            while (true)
+            {
+                try
+                {
+                    frames.Add(await a.WaitForAsync(f => f.TryGetProperty("seq", out _), TimeSpan.FromSeconds(30)));
+                }
+                catch (System.Threading.Channels.ChannelClosedException)
+                {
+                    break;
+                }
+            }
+            Assert.Equal((WebSocketCloseStatus)1012, await a.WaitClosedAsync());
+            await a.DisposeAsync();
+            Assert.False(IsTerminal(frames[^1]), "the reply had already ended when the replica stopped");
+
+            await using var b = await StreamingReplicas.ConnectToSurvivorAsync(fixture.GatewayUri, token, a.Instance);
+            await b.SendAsync(new { type = "subscribe", conversationId, generationId, after = frames[^1].GetProperty("seq").GetInt64() });
+            Assert.True((await b.NextAsync("subscribed")).GetProperty("recovered").GetBoolean());
+            frames.AddRange(await b.ReadGenerationAsync(generationId));
+            await stopping;
+
+            Assert.Equal(Enumerable.Range(0, frames.Count).Select(i => (long)i), frames.Select(f => f.GetProperty("seq").GetInt64()));
+            var completed = frames[^1];
+            Assert.Equal("generation.completed", completed.GetProperty("type").GetString());
+            var assistant = await AssistantMessageAsync(token, conversationId, completed.GetProperty("messageId").GetString()!);
+            Assert.Equal(TextOf(frames), assistant.GetProperty("content").GetString());
+        }
+        finally
+        {
+            await a.DisposeAsync();
+            await StreamingReplicas.RestartAsync(fixture.App, fixture.GatewayUri, replica);
+        }
+    }
+
+    private static bool IsTerminal(JsonElement frame) =>
+        frame.GetProperty("type").GetString() is "generation.completed" or "generation.failed" or "generation.cancelled";
+
+    private static string TextOf(IEnumerable<JsonElement> frames) =>
+        string.Concat(frames.Where(f => f.GetProperty("type").GetString() == "chunk").Select(f => f.GetProperty("delta").GetString()));
+
+    private async Task<JsonElement> AssistantMessageAsync(string token, Guid conversationId, string messageId)
+    {
         using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/conversations/{conversationId}/messages?limit=50");
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         using var response = await fixture.Gateway.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         using var page = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         var items = page.RootElement.ValueKind == JsonValueKind.Array ? page.RootElement : page.RootElement.GetProperty("items");
-        var assistant = items.EnumerateArray().Single(m => m.GetProperty("id").GetString() == assistantId);
-        Assert.Equal(text, assistant.GetProperty("content").GetString());
+        return items.EnumerateArray().Single(m => m.GetProperty("id").GetString() == messageId).Clone();
     }
 
     private async Task<Guid> CreateConversationAsync(string token)

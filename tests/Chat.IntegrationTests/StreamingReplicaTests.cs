@@ -1,6 +1,4 @@
-using System.Globalization;
 using System.Net.WebSockets;
-using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 
 namespace Chat.IntegrationTests;
@@ -22,7 +20,7 @@ public sealed class StreamingReplicaTests(StreamingAppFixture fixture, ITestOutp
         var a = await fixture.ConnectAsync(token);
         await a.SendAsync(new { type = "subscribe", conversationId });
         await a.NextAsync("subscribed");
-        var replica = await ReplicaOfAsync(a.Instance);
+        var replica = await StreamingReplicas.ResourceOfAsync(fixture.App, a.Instance);
         output.WriteLine($"socket on {a.Instance} = {replica}");
 
         var publisher = Task.Run(async () =>
@@ -67,7 +65,7 @@ public sealed class StreamingReplicaTests(StreamingAppFixture fixture, ITestOutp
             var after = received[^1];
             Assert.True(after < total, "the generation was still running when the replica stopped");
 
-            var b = await ConnectToSurvivorAsync(token, a.Instance);
+            var b = await StreamingReplicas.ConnectToSurvivorAsync(fixture.GatewayUri, token, a.Instance);
             await using (b)
             {
                 await b.SendAsync(new { type = "subscribe", conversationId, generationId, after });
@@ -82,77 +80,9 @@ public sealed class StreamingReplicaTests(StreamingAppFixture fixture, ITestOutp
         }
         finally
         {
-            using var start = new CancellationTokenSource(ChatAppFixture.StepTimeout);
-            await fixture.App.ResourceCommands.ExecuteCommandAsync(replica, "resource-start", start.Token);
-            await WaitForTwoReplicasAsync(start.Token);
-        }
-    }
-
-    /// <summary>The other tests need both replicas again: wait until sockets land on two instances.</summary>
-    private async Task WaitForTwoReplicasAsync(CancellationToken cancellationToken)
-    {
-        var token = TestTokens.Create("probe", "probe");
-        var seen = new HashSet<string>();
-        while (seen.Count < 2)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            try
-            {
-                await using var client = await fixture.ConnectAsync(token);
-                seen.Add(client.Instance);
-            }
-            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
-            {
-                await Task.Delay(200, cancellationToken);
-            }
+            await StreamingReplicas.RestartAsync(fixture.App, fixture.GatewayUri, replica);
         }
     }
 
     private readonly record struct JsonElementOrEnd(System.Text.Json.JsonElement Frame);
-
-    private async Task<StreamingTestClient> ConnectToSurvivorAsync(string token, string deadInstance)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                var client = await fixture.ConnectAsync(token);
-                if (client.Instance != deadInstance)
-                {
-                    return client;
-                }
-                await client.DisposeAsync();
-            }
-            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException && attempt < 20)
-            {
-                // The proxy may still try the stopped replica once.
-            }
-            Assert.True(attempt < 20, "no surviving replica accepted the socket");
-            await Task.Delay(200);
-        }
-    }
-
-    /// <summary>Maps a socket's <c>hello.instance</c> (host:pid) to the replica's resource id (its process runs under <c>dotnet run</c>).</summary>
-    private async Task<string> ReplicaOfAsync(string instance)
-    {
-        var pid = int.Parse(instance[(instance.LastIndexOf(':') + 1)..], CultureInfo.InvariantCulture);
-        var ancestors = new HashSet<string>(StringComparer.Ordinal);
-        for (var p = pid; p > 1 && ancestors.Add(p.ToString(CultureInfo.InvariantCulture));)
-        {
-            var stat = await File.ReadAllTextAsync($"/proc/{p}/stat");
-            p = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], CultureInfo.InvariantCulture);
-        }
-        var notifications = fixture.App.Services.GetRequiredService<ResourceNotificationService>();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        await foreach (var e in notifications.WatchAsync(cts.Token))
-        {
-            if (e.Resource.Name == "chat-streaming"
-                && e.Snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid")?.Value?.ToString() is { } executablePid
-                && ancestors.Contains(executablePid))
-            {
-                return e.ResourceId;
-            }
-        }
-        throw new InvalidOperationException($"No chat-streaming replica owns process {pid}.");
-    }
 }
