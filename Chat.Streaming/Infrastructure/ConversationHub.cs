@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Text;
-using System.Text.Json;
 using Chat.Messaging;
 using Chat.Messaging.Contracts;
 using Chat.Streaming.Services;
@@ -99,8 +96,7 @@ public sealed class ConversationHub(IConnectionMultiplexer redis, StreamingTelem
         var frames = new List<LiveFrame>(entries.Length);
         foreach (var entry in entries)
         {
-            var json = (string?)entry[GenerationStreamSettings.FrameField];
-            if (json is null || Parse(json) is not { } frame)
+            if (Parse((byte[]?)entry[GenerationStreamSettings.FrameField]) is not { } frame)
             {
                 StreamingLog.MalformedRedisFrame(logger, conversationId);
                 continue;
@@ -126,17 +122,14 @@ public sealed class ConversationHub(IConnectionMultiplexer redis, StreamingTelem
 
     private async Task OnMessageAsync(Topic topic, ChannelMessage message)
     {
-        var json = (string?)message.Message;
-        if (json is null || Parse(json) is not { } frame || frame.ConversationId != topic.ConversationId)
+        // The published bytes are parsed for their header only and forwarded as they are. No span per frame: at
+        // thousands of frames a second an Activity each was the largest allocation of the fan-out (dotnet-trace,
+        // docs/BENCHMARKS.md); frames are counted by the chat.streaming.* metrics, and a generation is traced in Chat.Api.
+        if (Parse((byte[]?)message.Message) is not { } frame || frame.ConversationId != topic.ConversationId)
         {
             StreamingLog.MalformedRedisFrame(logger, topic.ConversationId);
             return;
         }
-
-        using var activity = StreamingTelemetry.ActivitySource.StartActivity("fanout", ActivityKind.Consumer);
-        activity?.SetTag("chat.conversation_id", frame.ConversationId);
-        activity?.SetTag("chat.generation_id", frame.GenerationId);
-        activity?.SetTag("chat.seq", frame.Seq);
 
         if (topic.LastSeq.TryGetValue(frame.GenerationId, out var last))
         {
@@ -160,8 +153,8 @@ public sealed class ConversationHub(IConnectionMultiplexer redis, StreamingTelem
             topic.LastSeq.Remove(frame.GenerationId);
         }
 
+        telemetry.FramesFannedOut.Add(1);
         var subscribers = topic.Subscribers;
-        activity?.SetTag("chat.subscribers", subscribers.Length);
         foreach (var subscription in subscribers)
         {
             subscription.Deliver(frame);
@@ -191,20 +184,10 @@ public sealed class ConversationHub(IConnectionMultiplexer redis, StreamingTelem
         }
     }
 
-    internal static LiveFrame? Parse(string json)
-    {
-        try
-        {
-            var frame = GenerationFrame.FromJson(json);
-            return frame is null
-                ? null
-                : new LiveFrame(frame.ConversationId, frame.GenerationId, frame.Seq, frame.IsTerminal, Encoding.UTF8.GetBytes(json));
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
+    internal static LiveFrame? Parse(byte[]? utf8) =>
+        utf8 is not null && GenerationFrameHeader.TryRead(utf8, out var header)
+            ? new LiveFrame(header.ConversationId, header.GenerationId, header.Seq, header.IsTerminal, utf8)
+            : null;
 
     private sealed class Topic(Guid conversationId)
     {

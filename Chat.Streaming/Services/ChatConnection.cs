@@ -165,6 +165,10 @@ public sealed class ChatConnection : IFrameSink, IDisposable
 
     public void NoteGeneration(Guid generationId, Guid conversationId)
     {
+        if (_generations.ContainsKey(generationId))
+        {
+            return; // every frame of a generation lands here: the lock-free read spares TryAdd's lock
+        }
         if (_generations.Count >= 4096)
         {
             _generations.Clear();

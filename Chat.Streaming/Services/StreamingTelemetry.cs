@@ -15,6 +15,7 @@ public sealed class StreamingTelemetry : IDisposable
         _meter = meterFactory.Create(Name);
         Connections = _meter.CreateUpDownCounter<long>("chat.streaming.connections", description: "Open WebSocket connections.");
         RedisSubscriptions = _meter.CreateUpDownCounter<long>("chat.streaming.redis_subscriptions", description: "Conversation channels this replica subscribes to.");
+        FramesFannedOut = _meter.CreateCounter<long>("chat.streaming.frames_fanned_out", description: "Generation frames read from Redis and handed to this replica's subscribers.");
         FramesSent = _meter.CreateCounter<long>("chat.streaming.frames_sent", description: "Frames written to sockets.");
         FramesReceived = _meter.CreateCounter<long>("chat.streaming.frames_received", description: "Frames read from sockets.");
         FramesReplayed = _meter.CreateCounter<long>("chat.streaming.frames_replayed", description: "Frames sent from a generation's replay stream.");
@@ -26,6 +27,7 @@ public sealed class StreamingTelemetry : IDisposable
 
     public UpDownCounter<long> Connections { get; }
     public UpDownCounter<long> RedisSubscriptions { get; }
+    public Counter<long> FramesFannedOut { get; }
     public Counter<long> FramesSent { get; }
     public Counter<long> FramesReceived { get; }
     public Counter<long> FramesReplayed { get; }
