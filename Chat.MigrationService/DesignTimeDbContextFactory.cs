@@ -12,6 +12,6 @@ internal sealed class DesignTimeDbContextFactory : IDesignTimeDbContextFactory<C
         var options = new DbContextOptionsBuilder<ChatDbContext>()
             .UseNpgsql("Host=localhost;Database=chatdb", o => o.MigrationsAssembly(typeof(DesignTimeDbContextFactory).Assembly.GetName().Name))
             .Options;
-        return new ChatDbContext(options, DataScope.System);
+        return ChatDbContext.Create(options, DataScope.System);
     }
 }

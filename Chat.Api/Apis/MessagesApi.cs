@@ -66,12 +66,13 @@ public static class MessagesApi
             return ApiProblems.InvalidCursor("after");
         }
 
-        if (await conversations.GetAsync(id, cancellationToken) is null)
+        // The newest page is the page before the end of the conversation. One statement in the common case: the page
+        // query checks the conversation too, so only an empty page asks whether the conversation exists at all.
+        var (items, next) = await messages.ListAsync(id, limit, latest ? KeysetCursor.End : before, after, cancellationToken);
+        if (items.Count == 0 && await conversations.GetAsync(id, cancellationToken) is null)
         {
             return ApiProblems.ConversationNotFound();
         }
-        // The newest page is the page before the end of the conversation.
-        var (items, next) = await messages.ListAsync(id, limit, latest ? KeysetCursor.End : before, after, cancellationToken);
         return TypedResults.Ok(new MessagePage(items.Select(MessageResponse.From).ToList(), next?.Encode(KeysetCursor.MessageKind)));
     }
 

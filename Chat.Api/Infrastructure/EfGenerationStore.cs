@@ -26,7 +26,7 @@ internal sealed class EfGenerationStore(IServiceScopeFactory scopes) : IGenerati
     private async Task FinishAsync(GenerationOutcome outcome, MessageStatus status, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
-        await using var db = new ChatDbContext(scope.ServiceProvider.GetRequiredService<DbContextOptions<ChatDbContext>>(), DataScope.System);
+        await using var db = ChatDbContext.Create(scope.ServiceProvider.GetRequiredService<DbContextOptions<ChatDbContext>>(), DataScope.System);
         await db.Messages
             .Where(m => m.Id == outcome.AssistantMessageId)
             .ExecuteUpdateAsync(set => set

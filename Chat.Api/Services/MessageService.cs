@@ -82,12 +82,15 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
     /// A keyset page in conversation order (created_at, id), read forwards from <paramref name="after"/> (or the
     /// start) or backwards from <paramref name="before"/> (<see cref="KeysetCursor.End"/>: from the end, the newest
     /// page); either way one range scan of
-    /// <c>ix_chat_messages_conversation_order</c>, and the items come back oldest first.
+    /// <c>ix_chat_messages_conversation_order</c>, and the items come back oldest first. The conversation must be
+    /// visible too (owner and soft-delete filters, in the same statement as an EXISTS): a page with items proves it,
+    /// so only an empty page needs <see cref="ConversationService.GetAsync"/> to tell "empty" from "not found".
     /// </summary>
     public async Task<(List<Message> Items, KeysetCursor? Next)> ListAsync(
         Guid conversationId, int limit, KeysetCursor? before, KeysetCursor? after, CancellationToken cancellationToken)
     {
-        var query = db.Messages.AsNoTracking().Where(m => m.ConversationId == conversationId);
+        var query = db.Messages.AsNoTracking()
+            .Where(m => m.ConversationId == conversationId && db.Conversations.Any(c => c.Id == conversationId));
         List<Message> rows;
         if (before is { } b)
         {

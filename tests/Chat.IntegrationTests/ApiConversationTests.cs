@@ -275,9 +275,8 @@ public sealed class ApiConversationTests(ChatAppFixture fixture)
         await ApiTestClient.ScalarAsync<object>(fixture,
             "UPDATE chat_conversations SET deleted_at = now() - interval '10 days' WHERE id = @id RETURNING 1", ("id", expired));
 
-        await using (var db = new ChatDbContext(
-            new DbContextOptionsBuilder<ChatDbContext>().UseNpgsql(await fixture.ConnectionStringAsync("chatdb")).Options,
-            DataScope.System))
+        await using (var db = ChatDbContext.Create(
+            new DbContextOptionsBuilder<ChatDbContext>().UseNpgsql(await fixture.ConnectionStringAsync("chatdb")).Options, DataScope.System))
         {
             using var cts = new CancellationTokenSource(ChatAppFixture.StepTimeout);
             var purged = await ConversationRetention.PurgeAsync(db, DateTimeOffset.UtcNow.AddDays(-5), batchSize: 1, maxBatches: 10_000, cts.Token);

@@ -29,7 +29,7 @@ public sealed class ApiExplainTests(ChatAppFixture fixture, ITestOutputHelper ou
             .UseNpgsql(await fixture.ConnectionStringAsync("chatdb"))
             .AddInterceptors(explain)
             .Options;
-        await using var db = new ChatDbContext(options, new DataScope(Tenant, User));
+        await using var db = ChatDbContext.Create(options, new DataScope(Tenant, User));
 
         // The list query as ConversationService.ListAsync builds it: a second page (with a cursor).
         var first = await db.Conversations.AsNoTracking().Where(c => c.Status == ConversationStatus.Active)
@@ -45,13 +45,13 @@ public sealed class ApiExplainTests(ChatAppFixture fixture, ITestOutputHelper ou
         var messages = await db.Messages.AsNoTracking().Where(m => m.ConversationId == conversationId)
             .OrderBy(m => m.CreatedAt).ThenBy(m => m.Id).Take(51).ToListAsync();
         var (mAt, mId) = (messages[^2].CreatedAt, messages[^2].Id);
-        await db.Messages.AsNoTracking().Where(m => m.ConversationId == conversationId)
+        await db.Messages.AsNoTracking().Where(m => m.ConversationId == conversationId && db.Conversations.Any(c => c.Id == conversationId))
             .Where(m => EF.Functions.GreaterThan(ValueTuple.Create(m.CreatedAt, m.Id), ValueTuple.Create(mAt, mId)))
             .OrderBy(m => m.CreatedAt).ThenBy(m => m.Id).Take(51).ToListAsync();
         var historyPlan = explain.Plans[^1];
 
         // The newest page (latest=true): the same index read backwards.
-        await db.Messages.AsNoTracking().Where(m => m.ConversationId == conversationId)
+        await db.Messages.AsNoTracking().Where(m => m.ConversationId == conversationId && db.Conversations.Any(c => c.Id == conversationId))
             .OrderByDescending(m => m.CreatedAt).ThenByDescending(m => m.Id).Take(51).ToListAsync();
         var latestPlan = explain.Plans[^1];
 

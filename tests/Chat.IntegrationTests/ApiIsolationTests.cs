@@ -106,9 +106,9 @@ public sealed class ApiIsolationTests(ChatAppFixture fixture) : IAsyncLifetime
         await _otherUser.PostMessageAsync(otherUsersConversation, "other user's message");
 
         // Two contexts with different scopes share one compiled model: the filter must be bound per instance.
-        await using var asOwner = new ChatDbContext(options, new DataScope(_owner.TenantId, _owner.UserId));
-        await using var asOtherUser = new ChatDbContext(options, new DataScope(_otherUser.TenantId, _otherUser.UserId));
-        await using var asOtherTenant = new ChatDbContext(options, new DataScope(_otherTenant.TenantId, _otherTenant.UserId));
+        await using var asOwner = ChatDbContext.Create(options, new DataScope(_owner.TenantId, _owner.UserId));
+        await using var asOtherUser = ChatDbContext.Create(options, new DataScope(_otherUser.TenantId, _otherUser.UserId));
+        await using var asOtherTenant = ChatDbContext.Create(options, new DataScope(_otherTenant.TenantId, _otherTenant.UserId));
         await using var asNobody = new ChatDbContext(options);
 
         // No Where at all: every row that comes back is the scope's own.
@@ -139,7 +139,7 @@ public sealed class ApiIsolationTests(ChatAppFixture fixture) : IAsyncLifetime
         Assert.Equal(0, await asOtherTenant.Messages.Where(m => m.Id == _message).ExecuteDeleteAsync());
 
         // Only the system scope (purge, migrations) sees across owners.
-        await using var asSystem = new ChatDbContext(options, DataScope.System);
+        await using var asSystem = ChatDbContext.Create(options, DataScope.System);
         var both = await asSystem.Conversations.Where(c => c.Id == _conversation || c.Id == otherUsersConversation).CountAsync();
         Assert.Equal(2, both);
     }
@@ -148,8 +148,8 @@ public sealed class ApiIsolationTests(ChatAppFixture fixture) : IAsyncLifetime
     public async Task DataLayerFilterIsSentAsParametersNotBakedIntoTheSql()
     {
         var options = new DbContextOptionsBuilder<ChatDbContext>().UseNpgsql(await fixture.ConnectionStringAsync("chatdb")).Options;
-        await using var a = new ChatDbContext(options, new DataScope("tenant-a", "user-a"));
-        await using var b = new ChatDbContext(options, new DataScope("tenant-b", "user-b"));
+        await using var a = ChatDbContext.Create(options, new DataScope("tenant-a", "user-a"));
+        await using var b = ChatDbContext.Create(options, new DataScope("tenant-b", "user-b"));
         var sqlA = a.Conversations.Where(c => c.Status == ConversationStatus.Active).ToQueryString();
         var sqlB = b.Conversations.Where(c => c.Status == ConversationStatus.Active).ToQueryString();
         Assert.Contains("tenant-a", sqlA, StringComparison.Ordinal); // ToQueryString prints parameter values…
