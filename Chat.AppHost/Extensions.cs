@@ -81,6 +81,18 @@ internal static partial class AppHostExtensions
             .WithEnvironment("Jwt__SigningKey", jwt.SigningKey);
 
     /// <summary>Prints the gateway's URL once it is healthy: the one address a person needs besides the dashboard.</summary>
+    /// <summary>
+    /// With no dashboard there is no OTLP endpoint to export to: clear the one the app host hands every project, so the
+    /// services do not spend a benchmark retrying exports (ServiceDefaults adds no exporter without an endpoint).
+    /// </summary>
+    public static void WithoutTelemetryExport(this IDistributedApplicationBuilder builder)
+    {
+        foreach (var project in builder.Resources.OfType<ProjectResource>())
+        {
+            builder.CreateResourceBuilder(project).WithEnvironment("OTEL_EXPORTER_OTLP_ENDPOINT", "");
+        }
+    }
+
     public static void AnnounceWhenReady(this IDistributedApplicationBuilder builder, IResourceBuilder<ProjectResource> gateway)
     {
         builder.Eventing.Subscribe<ResourceReadyEvent>(gateway.Resource, (e, _) =>

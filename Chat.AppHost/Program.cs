@@ -1,7 +1,12 @@
 using Chat.AppHost;
 using Chat.AppHost.Infrastructure;
 
-var builder = DistributedApplication.CreateBuilder(args);
+// `--no-dashboard` (benchmarks, docs/BENCHMARKS.md): no dashboard ingesting every span beside the services measured.
+var builder = DistributedApplication.CreateBuilder(new DistributedApplicationOptions
+{
+    Args = [.. args.Where(a => a != "--no-dashboard")],
+    DisableDashboard = args.Contains("--no-dashboard"),
+});
 
 // Infrastructure: containers where a runtime answers, else the machine's own PostgreSQL and Redis (see README).
 // Neither available: say what to install and stop at once rather than wait forever on resources that cannot start.
@@ -60,6 +65,11 @@ var gateway = builder.AddProject<Projects.Chat_Gateway>("gateway")
     .WithHttpHealthCheck("/health");
 
 builder.AnnounceWhenReady(gateway);
+
+if (args.Contains("--no-dashboard"))
+{
+    builder.WithoutTelemetryExport();
+}
 
 await builder.Build().RunAsync();
 return 0;

@@ -27,6 +27,7 @@
 #   CHAT_STREAMING          where the connections suite holds its sockets (default http://replica: one chat-streaming
 #                           replica directly, found by its process; give the gateway's URL to go through it)
 #   REPEAT (2)  DURATION (15s)  WARMUP (3s)  STEPS (12)  STEP_FACTOR (1.6)  START_RATE (10)  RATE  SOCKETS (10000)
+#   SHAPES                  the ws shapes to run (default all: "k1-64b k3-64b k100-64b k1-1k")
 #   PROVIDER_TTFT_MS        the local provider's configured time to first token (for the openai suite's overhead line)
 #   OUT                     results directory (default bench/results/<suite>-<UTC time>)
 set -euo pipefail
@@ -64,6 +65,10 @@ need_chat() {
 
 # label sockets per-conversation chunk-bytes
 WS_SHAPES=("k1-64b 1000 1 64" "k3-64b 999 3 64" "k100-64b 1000 100 64" "k1-1k 1000 1 1024")
+if [ -n "${SHAPES:-}" ]; then # e.g. SHAPES="k1-64b k1-1k": only those shapes
+  selected=(); for shape in "${WS_SHAPES[@]}"; do [[ " $SHAPES " == *" ${shape%% *} "* ]] && selected+=("$shape"); done
+  WS_SHAPES=("${selected[@]}")
+fi
 
 step_run() { # target label sockets k bytes   (target chat = through the gateway, chat-direct = one replica)
   local target="$1" url=()
