@@ -252,8 +252,11 @@ public sealed class ChatConnection : IFrameSink, IDisposable
 
     private async Task RunReaderAsync()
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(_options.MaxFrameBytes, 16 * 1024));
-        var message = new ArrayBufferWriter<byte>(1024);
+        // Held for the connection's life, so small: client frames are a few hundred bytes, and a longer one is read
+        // in pieces into the message buffer (which grows only for such a frame). A 16 KiB buffer here was a third of
+        // the replica's memory per idle connection (docs/BENCHMARKS.md).
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(_options.MaxFrameBytes, 2 * 1024));
+        var message = new ArrayBufferWriter<byte>(256);
         try
         {
             while (true)
