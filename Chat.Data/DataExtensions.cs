@@ -30,13 +30,17 @@ public static class DataExtensions
             }
         }));
         builder.Services.AddScoped(sp =>
-        {
-            var context = sp.GetRequiredService<IDbContextFactory<ChatDbContext>>().CreateDbContext();
-            context.BindScope(sp.GetService<IDataScope>() ?? DataScope.None);
-            return context;
-        });
+            sp.GetRequiredService<IDbContextFactory<ChatDbContext>>().CreateDbContext(sp.GetService<IDataScope>() ?? DataScope.None));
         builder.EnrichNpgsqlDbContext<ChatDbContext>(settings => settings.DisableHealthChecks = true);
         builder.Services.AddHealthChecks().AddDbContextCheck<ChatDbContext>(ServiceDefaultsExtensions.DatabaseCheck);
         return builder;
+    }
+
+    /// <summary>Leases a context from the pool bound to <paramref name="scope"/> (dispose it to return it).</summary>
+    public static ChatDbContext CreateDbContext(this IDbContextFactory<ChatDbContext> factory, IDataScope scope)
+    {
+        var context = factory.CreateDbContext();
+        context.BindScope(scope);
+        return context;
     }
 }

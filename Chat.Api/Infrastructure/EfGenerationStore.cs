@@ -7,10 +7,10 @@ namespace Chat.Api.Infrastructure;
 
 /// <summary>
 /// Persists what a generation produced onto its assistant message (created, in status <c>streaming</c>, by the
-/// endpoint that started it). A singleton: the worker outlives requests, so each write opens its own context, as
+/// endpoint that started it). A singleton: the worker outlives requests, so each write leases a pooled context as
 /// the system scope — it addresses one row by its primary key, which the request that created it was allowed to write.
 /// </summary>
-internal sealed class EfGenerationStore(IServiceScopeFactory scopes) : IGenerationStore
+internal sealed class EfGenerationStore(IDbContextFactory<ChatDbContext> contexts) : IGenerationStore
 {
     public Task MarkStreamingAsync(GenerationJob job, CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -25,8 +25,7 @@ internal sealed class EfGenerationStore(IServiceScopeFactory scopes) : IGenerati
 
     private async Task FinishAsync(GenerationOutcome outcome, MessageStatus status, CancellationToken cancellationToken)
     {
-        await using var scope = scopes.CreateAsyncScope();
-        await using var db = ChatDbContext.Create(scope.ServiceProvider.GetRequiredService<DbContextOptions<ChatDbContext>>(), DataScope.System);
+        await using var db = contexts.CreateDbContext(DataScope.System);
         await db.Messages
             .Where(m => m.Id == outcome.AssistantMessageId)
             .ExecuteUpdateAsync(set => set

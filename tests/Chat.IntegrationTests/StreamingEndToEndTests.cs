@@ -44,18 +44,10 @@ public sealed class StreamingEndToEndTests(ChatAppFixture fixture)
     {
         var token = TestTokens.Create("writer", $"t-{Guid.NewGuid():N}");
         var conversationId = await CreateConversationAsync(token);
-
-        await using var a = await StreamingTestClient.ConnectAsync(fixture.GatewayUri, token);
-        await using var b = await StreamingTestClient.ConnectElsewhereAsync(fixture.GatewayUri, token, a.Instance);
-        await b.SendAsync(new { type = "subscribe", conversationId });
-        await b.NextAsync("subscribed");
-
-        await a.SendAsync(new { type = "message.send", id = "m", conversationId, content = "Say something short.", clientMessageId = Guid.NewGuid().ToString() });
-        await a.NextAsync("subscribed");
-        var ack = await a.NextAsync("ack");
-        Assert.True(ack.TryGetProperty("generationId", out var generation),
-            $"Chat.Api's POST messages started no generation (generation wiring of issue 4 not merged yet): {ack}");
-        var generationId = generation.GetGuid();
+        var (a, b) = await ConnectOnBothReplicasAsync(token, conversationId);
+        await using var _ = a;
+        await using var __ = b;
+        var generationId = await SendAsync(a, conversationId, "Say something short.");
 
         var framesA = await a.ReadGenerationAsync(generationId);
         var framesB = await b.ReadGenerationAsync(generationId);
@@ -73,14 +65,10 @@ public sealed class StreamingEndToEndTests(ChatAppFixture fixture)
     {
         var token = TestTokens.Create("canceller", $"t-{Guid.NewGuid():N}");
         var conversationId = await CreateConversationAsync(token);
-        await using var a = await StreamingTestClient.ConnectAsync(fixture.GatewayUri, token);
-        await using var b = await StreamingTestClient.ConnectElsewhereAsync(fixture.GatewayUri, token, a.Instance);
-        await b.SendAsync(new { type = "subscribe", conversationId });
-        await b.NextAsync("subscribed");
-
-        await a.SendAsync(new { type = "message.send", id = "m", conversationId, content = "a long answer please", clientMessageId = Guid.NewGuid().ToString() });
-        await a.NextAsync("subscribed");
-        var generationId = (await a.NextAsync("ack")).GetProperty("generationId").GetGuid();
+        var (a, b) = await ConnectOnBothReplicasAsync(token, conversationId);
+        await using var _ = a;
+        await using var __ = b;
+        var generationId = await SendAsync(a, conversationId, "a long answer please");
         await b.WaitForAsync(f => f.GetProperty("type").GetString() == "chunk" && f.GetProperty("seq").GetInt64() >= 3);
 
         await b.SendAsync(new { type = "generation.cancel", id = "c", generationId });
@@ -106,9 +94,7 @@ public sealed class StreamingEndToEndTests(ChatAppFixture fixture)
         var replica = await StreamingReplicas.ResourceOfAsync(fixture.App, a.Instance);
         try
         {
-            await a.SendAsync(new { type = "message.send", id = "m", conversationId, content = "keep talking", clientMessageId = Guid.NewGuid().ToString() });
-            await a.NextAsync("subscribed");
-            var generationId = (await a.NextAsync("ack")).GetProperty("generationId").GetGuid();
+            var generationId = await SendAsync(a, conversationId, "keep talking");
             var frames = new List<JsonElement>();
             while (frames.Count == 0 || frames[^1].GetProperty("seq").GetInt64() < 5)
             {
@@ -150,6 +136,26 @@ public sealed class StreamingEndToEndTests(ChatAppFixture fixture)
             await a.DisposeAsync();
             await StreamingReplicas.RestartAsync(fixture.App, fixture.GatewayUri, replica);
         }
+    }
+
+    /// <summary>Socket a, and socket b on the other replica subscribed to the conversation.</summary>
+    private async Task<(StreamingTestClient A, StreamingTestClient B)> ConnectOnBothReplicasAsync(string token, Guid conversationId)
+    {
+        var a = await StreamingTestClient.ConnectAsync(fixture.GatewayUri, token);
+        var b = await StreamingTestClient.ConnectElsewhereAsync(fixture.GatewayUri, token, a.Instance);
+        await b.SendAsync(new { type = "subscribe", conversationId });
+        await b.NextAsync("subscribed");
+        return (a, b);
+    }
+
+    /// <summary>A message.send on a socket not yet subscribed: subscribed, then the ack naming the generation.</summary>
+    private static async Task<Guid> SendAsync(StreamingTestClient client, Guid conversationId, string content)
+    {
+        await client.SendAsync(new { type = "message.send", id = "m", conversationId, content, clientMessageId = Guid.NewGuid().ToString() });
+        await client.NextAsync("subscribed");
+        var ack = await client.NextAsync("ack");
+        Assert.True(ack.TryGetProperty("generationId", out var generation), $"Chat.Api's POST messages started no generation: {ack}");
+        return generation.GetGuid();
     }
 
     private static bool IsTerminal(JsonElement frame) =>
