@@ -80,7 +80,6 @@ internal static partial class AppHostExtensions
             .WithEnvironment("Jwt__Audience", jwt.Audience)
             .WithEnvironment("Jwt__SigningKey", jwt.SigningKey);
 
-    /// <summary>Prints the gateway's URL once it is healthy: the one address a person needs besides the dashboard.</summary>
     /// <summary>
     /// With no dashboard there is no OTLP endpoint to export to: clear the one the app host hands every project, so the
     /// services do not spend a benchmark retrying exports (ServiceDefaults adds no exporter without an endpoint).
@@ -93,6 +92,7 @@ internal static partial class AppHostExtensions
         }
     }
 
+    /// <summary>Prints the gateway's URL once it is healthy: the one address a person needs besides the dashboard.</summary>
     public static void AnnounceWhenReady(this IDistributedApplicationBuilder builder, IResourceBuilder<ProjectResource> gateway)
     {
         builder.Eventing.Subscribe<ResourceReadyEvent>(gateway.Resource, (e, _) =>

@@ -2,10 +2,12 @@ using Chat.AppHost;
 using Chat.AppHost.Infrastructure;
 
 // `--no-dashboard` (benchmarks, docs/BENCHMARKS.md): no dashboard ingesting every span beside the services measured.
+const string NoDashboard = "--no-dashboard";
+var noDashboard = args.Contains(NoDashboard);
 var builder = DistributedApplication.CreateBuilder(new DistributedApplicationOptions
 {
-    Args = [.. args.Where(a => a != "--no-dashboard")],
-    DisableDashboard = args.Contains("--no-dashboard"),
+    Args = [.. args.Where(a => a != NoDashboard)],
+    DisableDashboard = noDashboard,
 });
 
 // Infrastructure: containers where a runtime answers, else the machine's own PostgreSQL and Redis (see README).
@@ -66,7 +68,7 @@ var gateway = builder.AddProject<Projects.Chat_Gateway>("gateway")
 
 builder.AnnounceWhenReady(gateway);
 
-if (args.Contains("--no-dashboard"))
+if (noDashboard)
 {
     builder.WithoutTelemetryExport();
 }
