@@ -32,15 +32,16 @@ public static class ChatApi
         }
 
         var conversationId = request.ConversationId;
+        NewConversation? created = null;
         if (conversationId is null)
         {
             var title = ConversationService.TitleFrom(request.Message!);
-            var created = await conversations.CreateAsync(new CreateConversationRequest(title, request.Model, request.Provider, null), cancellationToken);
-            conversationId = created.Id;
+            created = new(await conversations.CreateAsync(new CreateConversationRequest(title, request.Model, request.Provider, null), cancellationToken), HasHistory: false);
+            conversationId = created.Conversation.Id;
         }
 
         var start = await replies.StartAsync(conversationId.Value, request.Message!, request.ClientMessageId,
-            new RouteChoice(request.Model, request.Provider), cancellationToken);
+            new RouteChoice(request.Model, request.Provider), cancellationToken, created: created);
         return await responder.RespondAsync(http, start, $"{ConversationsApi.Prefix}/conversations/{conversationId}/messages", cancellationToken);
     }
 }

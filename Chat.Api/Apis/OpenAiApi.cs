@@ -74,6 +74,7 @@ public static class OpenAiApi
         }
 
         Guid conversationId;
+        NewConversation? created = null;
         if (http.Request.Headers.TryGetValue(ConversationHeader, out var header))
         {
             if (!Guid.TryParse(header, out conversationId))
@@ -84,14 +85,14 @@ public static class OpenAiApi
         else
         {
             var title = ConversationService.TitleFrom(last);
-            var created = await conversations.CreateAsync(new CreateConversationRequest(title, request.Model, null, system), cancellationToken);
-            conversationId = created.Id;
+            created = new(await conversations.CreateAsync(new CreateConversationRequest(title, request.Model, null, system), cancellationToken), turns.Count > 1);
+            conversationId = created.Conversation.Id;
             await replies.ImportTurnsAsync(conversationId, turns.Take(turns.Count - 1), cancellationToken);
         }
         http.Response.Headers[ConversationHeader] = conversationId.ToString("D");
 
         var start = await replies.StartAsync(conversationId, last, null, new RouteChoice(request.Model, null), cancellationToken,
-            request.EffectiveMaxTokens, request.Temperature);
+            request.EffectiveMaxTokens, request.Temperature, created: created);
         switch (start.Outcome)
         {
             case ReplyOutcome.NotFound:

@@ -8,72 +8,91 @@ namespace Chat.Api.Services;
 
 public enum AppendOutcome
 {
-    /// <summary>The message was stored now.</summary>
+    /// <summary>The message (and the reply's placeholder, if one was given) was stored now.</summary>
     Created,
 
     /// <summary>A message with the same client message id already existed; it is returned and nothing was written.</summary>
     Existing,
     NotFound,
-    Archived,
 }
 
 /// <summary>
-/// The result of <see cref="MessageService.AppendUserMessageAsync"/>: the stored (or earlier) message and the
-/// conversation as read before the insert (its model, provider and system prompt are what a generation needs).
+/// The result of <see cref="MessageService.AppendTurnAsync"/>: the stored (or earlier) user message and, when a reply
+/// was asked for, the assistant message stored with it (for <see cref="AppendOutcome.Existing"/>: the earlier reply, if any).
 /// </summary>
-public sealed record AppendResult(AppendOutcome Outcome, Message? Message, Conversation? Conversation);
+public sealed record AppendResult(AppendOutcome Outcome, Message? Message, Message? Assistant);
 
 /// <summary>
-/// Reads and writes a conversation's messages for the caller in <see cref="IDataScope"/>. The generation code calls
-/// <see cref="AppendUserMessageAsync"/> and then adds the assistant's reply; the endpoint only maps results.
+/// Reads and writes a conversation's messages for the caller in <see cref="IDataScope"/>. The reply code calls
+/// <see cref="AppendTurnAsync"/>; the endpoint only maps results.
 /// </summary>
 public sealed class MessageService(ChatDbContext db, IDataScope scope)
 {
     /// <summary>
-    /// Stores the user's message once per <paramref name="clientMessageId"/>. Concurrent identical posts race on the
-    /// unique index <c>ux_chat_messages_client_message_id</c> through <c>INSERT … ON CONFLICT DO NOTHING</c>: exactly
-    /// one inserts, every other waits for it to commit and then reads the row it made.
+    /// Stores a user's message and, when <paramref name="assistant"/> is given, the placeholder of its reply, in one
+    /// statement (one round trip, one transaction): a data-modifying CTE inserts the user row and the assistant row
+    /// only if the user row went in. The reply is stamped one microsecond after the message, so (created_at, id)
+    /// always orders them. The message is stored once per <paramref name="clientMessageId"/>: concurrent identical
+    /// posts race on the unique index <c>ux_chat_messages_client_message_id</c> through <c>ON CONFLICT DO NOTHING</c>;
+    /// exactly one inserts, every other waits for it to commit and then reads the rows it made.
     /// </summary>
-    public async Task<AppendResult> AppendUserMessageAsync(
-        Guid conversationId, string content, string? clientMessageId, CancellationToken cancellationToken)
+    public async Task<AppendResult> AppendTurnAsync(
+        Guid conversationId, Guid messageId, string content, string? clientMessageId, Message? assistant, CancellationToken cancellationToken)
     {
-        var conversation = await db.Conversations.AsNoTracking().FirstOrDefaultAsync(c => c.Id == conversationId, cancellationToken);
-        if (conversation is null)
-        {
-            return new AppendResult(AppendOutcome.NotFound, null, null);
-        }
-
-        if (clientMessageId is not null && await FindByClientIdAsync(conversationId, clientMessageId, cancellationToken) is { } earlier)
-        {
-            return new AppendResult(AppendOutcome.Existing, earlier, conversation);
-        }
-        if (conversation.Status == ConversationStatus.Archived)
-        {
-            return new AppendResult(AppendOutcome.Archived, null, conversation);
-        }
-
-        var id = Guid.CreateVersion7();
-        int inserted;
+        List<Message> rows;
         try
         {
-            inserted = await db.Database.ExecuteSqlInterpolatedAsync($"""
-                INSERT INTO chat_messages (id, conversation_id, tenant_id, user_id, role, content, status, client_message_id)
-                VALUES ({id}, {conversationId}, {scope.TenantId}, {scope.UserId}, 'user', {content}, 'completed', {clientMessageId})
-                ON CONFLICT (conversation_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
-                """, cancellationToken);
+            var query = assistant is null
+                ? db.Messages.FromSqlInterpolated($"""
+                    INSERT INTO chat_messages (id, conversation_id, tenant_id, user_id, role, content, status, client_message_id)
+                    VALUES ({messageId}, {conversationId}, {scope.TenantId}, {scope.UserId}, 'user', {content}, 'completed', {clientMessageId})
+                    ON CONFLICT (conversation_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
+                    RETURNING *
+                    """)
+                : db.Messages.FromSqlInterpolated($"""
+                    WITH u AS (
+                        INSERT INTO chat_messages (id, conversation_id, tenant_id, user_id, role, content, status, client_message_id)
+                        VALUES ({messageId}, {conversationId}, {scope.TenantId}, {scope.UserId}, 'user', {content}, 'completed', {clientMessageId})
+                        ON CONFLICT (conversation_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
+                        RETURNING *),
+                    a AS (
+                        INSERT INTO chat_messages (id, conversation_id, tenant_id, user_id, role, content, status, model, provider,
+                                                   generation_id, parent_message_id, context_message_ids, context_tokens, created_at)
+                        SELECT {assistant.Id}, u.conversation_id, u.tenant_id, u.user_id, 'assistant', '', 'streaming', {assistant.Model}, {assistant.Provider},
+                               {assistant.GenerationId}, u.id, {assistant.ContextMessageIds}, {assistant.ContextTokens}, u.created_at + interval '1 microsecond'
+                        FROM u
+                        RETURNING *)
+                    SELECT * FROM u UNION ALL SELECT * FROM a
+                    """);
+            // Nothing may be composed on a data-modifying statement (no owner filter: it writes the caller's own rows).
+            rows = await query.IgnoreQueryFilters().AsNoTracking().ToListAsync(cancellationToken);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ForeignKeyViolation)
         {
-            // Purged between the check and the insert.
+            // Purged between the caller's check and the insert.
             return new AppendResult(AppendOutcome.NotFound, null, null);
         }
 
-        var message = inserted == 1
-            ? await db.Messages.AsNoTracking().FirstAsync(m => m.Id == id, cancellationToken)
-            : await FindByClientIdAsync(conversationId, clientMessageId!, cancellationToken)
-              ?? throw new InvalidOperationException("The conflicting message is not visible.");
-        return new AppendResult(inserted == 1 ? AppendOutcome.Created : AppendOutcome.Existing, message, conversation);
+        if (rows.Find(m => m.Id == messageId) is { } message)
+        {
+            return new AppendResult(AppendOutcome.Created, message, rows.Find(m => m.Id != messageId));
+        }
+
+        var earlier = await FindByClientIdAsync(conversationId, clientMessageId!, cancellationToken)
+            ?? throw new InvalidOperationException("The conflicting message is not visible.");
+        return new AppendResult(AppendOutcome.Existing, earlier, await FindReplyAsync(conversationId, earlier.Id, cancellationToken));
     }
+
+    /// <summary>The message stored earlier under <paramref name="clientMessageId"/>, if any.</summary>
+    public Task<Message?> FindByClientIdAsync(Guid conversationId, string clientMessageId, CancellationToken cancellationToken) =>
+        db.Messages.AsNoTracking()
+            .FirstOrDefaultAsync(m => m.ConversationId == conversationId && m.ClientMessageId == clientMessageId, cancellationToken);
+
+    /// <summary>The first assistant reply to <paramref name="userMessageId"/>, if one was started.</summary>
+    public Task<Message?> FindReplyAsync(Guid conversationId, Guid userMessageId, CancellationToken cancellationToken) =>
+        db.Messages.AsNoTracking()
+            .Where(m => m.ConversationId == conversationId && m.ParentMessageId == userMessageId)
+            .OrderBy(m => m.CreatedAt).FirstOrDefaultAsync(cancellationToken);
 
     public Task<Message?> GetAsync(Guid conversationId, Guid messageId, CancellationToken cancellationToken) =>
         db.Messages.AsNoTracking().FirstOrDefaultAsync(m => m.ConversationId == conversationId && m.Id == messageId, cancellationToken);
@@ -129,8 +148,4 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
         }
         return (rows, next);
     }
-
-    private Task<Message?> FindByClientIdAsync(Guid conversationId, string clientMessageId, CancellationToken cancellationToken) =>
-        db.Messages.AsNoTracking()
-            .FirstOrDefaultAsync(m => m.ConversationId == conversationId && m.ClientMessageId == clientMessageId, cancellationToken);
 }

@@ -30,6 +30,12 @@ public enum ReplyOutcome
     QueueFull,
 }
 
+/// <summary>
+/// A conversation the same request has just created, handed to <see cref="ReplyService.StartAsync"/> so it is not read
+/// back; <paramref name="HasHistory"/> says whether turns were imported into it (else its history is not read either).
+/// </summary>
+public sealed record NewConversation(Conversation Conversation, bool HasHistory);
+
 /// <summary>What <see cref="ReplyService.StartAsync"/> did.</summary>
 public sealed record ReplyStart(
     ReplyOutcome Outcome,
@@ -39,9 +45,10 @@ public sealed record ReplyStart(
     LlmException? Error = null);
 
 /// <summary>
-/// Turns a user's message into a reply: stores the message (idempotently), builds the context from the
-/// conversation's history, routes to a model, records the assistant message in status <c>streaming</c> and queues
-/// the generation. The queue's worker runs it whatever happens to the caller; frames go to Redis as it streams.
+/// Turns a user's message into a reply: routes to a model, builds the context from the conversation's history plus
+/// the new message, stores the message (idempotently) together with the assistant message in status
+/// <c>streaming</c>, and queues the generation. The queue's worker runs it whatever happens to the caller; frames go
+/// to Redis as it streams. Nothing is stored when the route or the context fails.
 /// </summary>
 public sealed class ReplyService(
     ChatDbContext db,
@@ -54,10 +61,11 @@ public sealed class ReplyService(
 {
     public async Task<ReplyStart> StartAsync(
         Guid conversationId, string content, string? clientMessageId, RouteChoice request, CancellationToken cancellationToken,
-        int? maxOutputTokens = null, float? temperature = null, bool reply = true)
+        int? maxOutputTokens = null, float? temperature = null, bool reply = true, NewConversation? created = null)
     {
         // Route before storing anything, so an unknown model is a clean 4xx that leaves no orphan message.
-        var conversation = await db.Conversations.AsNoTracking().FirstOrDefaultAsync(c => c.Id == conversationId, cancellationToken);
+        var conversation = created?.Conversation
+            ?? await db.Conversations.AsNoTracking().FirstOrDefaultAsync(c => c.Id == conversationId, cancellationToken);
         if (conversation is null)
         {
             return new ReplyStart(ReplyOutcome.NotFound);
@@ -72,57 +80,66 @@ public sealed class ReplyService(
             return new ReplyStart(ReplyOutcome.RouteFailed, Error: ex);
         }
 
-        var appended = await messages.AppendUserMessageAsync(conversationId, content, clientMessageId, cancellationToken);
+        if (clientMessageId is not null && await messages.FindByClientIdAsync(conversationId, clientMessageId, cancellationToken) is { } earlier)
+        {
+            return new ReplyStart(ReplyOutcome.Existing, earlier, await messages.FindReplyAsync(conversationId, earlier.Id, cancellationToken));
+        }
+        if (conversation.Status == ConversationStatus.Archived)
+        {
+            return new ReplyStart(ReplyOutcome.Archived);
+        }
+
+        // The context is read before the insert and the new message appended to it, so the message and its reply's
+        // placeholder go in together, in one statement: three round trips from here to the queue.
+        var messageId = Guid.CreateVersion7();
+        Message? assistant = null;
+        PreparedGeneration? prepared = null;
+        if (reply)
+        {
+            var history = created is { HasHistory: false } ? [] : await HistoryAsync(conversationId, cancellationToken);
+            history.Add(new HistoryMessage(messageId, "user", content));
+            try
+            {
+                prepared = planner.Prepare(conversationId, request, conversationRoute, conversation.SystemPrompt, history, maxOutputTokens, temperature);
+            }
+            catch (LlmException ex)
+            {
+                return new ReplyStart(ReplyOutcome.RouteFailed, Error: ex);
+            }
+
+            assistant = new Message
+            {
+                Id = prepared.Job.AssistantMessageId,
+                ConversationId = conversationId,
+                TenantId = scope.TenantId!,
+                UserId = scope.UserId!,
+                Role = MessageRole.Assistant,
+                Status = MessageStatus.Streaming,
+                Model = prepared.Model.Name,
+                Provider = prepared.Model.Provider,
+                GenerationId = prepared.Job.GenerationId,
+                ParentMessageId = messageId,
+                ContextMessageIds = [.. prepared.Context.IncludedMessageIds],
+                ContextTokens = prepared.Context.PromptTokens,
+            };
+        }
+
+        var appended = await messages.AppendTurnAsync(conversationId, messageId, content, clientMessageId, assistant, cancellationToken);
         switch (appended.Outcome)
         {
             case AppendOutcome.NotFound:
                 return new ReplyStart(ReplyOutcome.NotFound);
-            case AppendOutcome.Archived:
-                return new ReplyStart(ReplyOutcome.Archived);
             case AppendOutcome.Existing:
-                var earlier = await db.Messages.AsNoTracking()
-                    .Where(m => m.ConversationId == conversationId && m.ParentMessageId == appended.Message!.Id)
-                    .OrderBy(m => m.CreatedAt).FirstOrDefaultAsync(cancellationToken);
-                return new ReplyStart(ReplyOutcome.Existing, appended.Message, earlier);
+                return new ReplyStart(ReplyOutcome.Existing, appended.Message, appended.Assistant);
         }
 
         var user = appended.Message!;
-        if (!reply)
+        if (prepared is null)
         {
             return new ReplyStart(ReplyOutcome.Stored, user);
         }
-        var history = await HistoryAsync(conversationId, cancellationToken);
-        PreparedGeneration prepared;
-        try
-        {
-            prepared = planner.Prepare(conversationId, request, conversationRoute, conversation.SystemPrompt, history, maxOutputTokens, temperature);
-        }
-        catch (LlmException ex)
-        {
-            return new ReplyStart(ReplyOutcome.RouteFailed, user, Error: ex);
-        }
-
+        assistant = appended.Assistant!;
         var job = prepared.Job;
-        var assistant = new Message
-        {
-            Id = job.AssistantMessageId,
-            ConversationId = conversationId,
-            TenantId = scope.TenantId!,
-            UserId = scope.UserId!,
-            Role = MessageRole.Assistant,
-            Content = "",
-            Status = MessageStatus.Streaming,
-            Model = prepared.Model.Name,
-            Provider = prepared.Model.Provider,
-            GenerationId = job.GenerationId,
-            ParentMessageId = user.Id,
-            ContextMessageIds = [.. prepared.Context.IncludedMessageIds],
-            ContextTokens = prepared.Context.PromptTokens,
-            CreatedAt = DateTimeOffset.UtcNow,
-        };
-        db.Messages.Add(assistant);
-        await db.SaveChangesAsync(cancellationToken);
-
         if (!queue.TryEnqueue(job, out var completion))
         {
             await db.Messages.Where(m => m.Id == assistant.Id).ExecuteUpdateAsync(set => set
@@ -159,7 +176,7 @@ public sealed class ReplyService(
     }
 
     /// <summary>The newest completed turns (the context builder keeps what fits), oldest first.</summary>
-    private async Task<IReadOnlyList<HistoryMessage>> HistoryAsync(Guid conversationId, CancellationToken cancellationToken)
+    private async Task<List<HistoryMessage>> HistoryAsync(Guid conversationId, CancellationToken cancellationToken)
     {
         var rows = await db.Messages.AsNoTracking()
             .Where(m => m.ConversationId == conversationId && m.Status == MessageStatus.Completed)
