@@ -73,7 +73,7 @@ public static class MessagesApi
         {
             return ApiProblems.ConversationNotFound();
         }
-        return TypedResults.Ok(new MessagePage(items.Select(MessageResponse.From).ToList(), next?.Encode(KeysetCursor.MessageKind)));
+        return TypedResults.Ok(new MessagePage(items, next?.Encode(KeysetCursor.MessageKind)));
     }
 
     public static async Task<Results<Ok<MessageResponse>, ProblemHttpResult>> GetMessage(

@@ -1,3 +1,4 @@
+using Chat.Api.Contracts;
 using Chat.Api.Infrastructure;
 using Chat.Data;
 using Chat.Data.Entities;
@@ -104,36 +105,25 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
     /// <c>ix_chat_messages_conversation_order</c>, and the items come back oldest first. The conversation must be
     /// visible too (owner and soft-delete filters, in the same statement as an EXISTS): a page with items proves it,
     /// so only an empty page needs <see cref="ConversationService.GetAsync"/> to tell "empty" from "not found".
+    /// The four shapes are compiled once (<c>EF.CompileAsyncQuery</c>):
+    /// a page is the hottest read there is, and building and funcletizing its expression tree on every call was a
+    /// visible share of chat-api's CPU (docs/BENCHMARKS.md).
     /// </summary>
-    public async Task<(List<Message> Items, KeysetCursor? Next)> ListAsync(
+    public async Task<(List<MessageResponse> Items, KeysetCursor? Next)> ListAsync(
         Guid conversationId, int limit, KeysetCursor? before, KeysetCursor? after, CancellationToken cancellationToken)
     {
-        var query = db.Messages.AsNoTracking()
-            .Where(m => m.ConversationId == conversationId && db.Conversations.Any(c => c.Id == conversationId));
-        List<Message> rows;
-        if (before is { } b)
+        var take = limit + 1;
+        var rows = new List<MessageResponse>(take);
+        var query = (before, after) switch
         {
-            var (at, id) = (b.At, b.Id);
-            if (b != KeysetCursor.End)
-            {
-                query = query.Where(m => EF.Functions.LessThan(ValueTuple.Create(m.CreatedAt, m.Id), ValueTuple.Create(at, id)));
-            }
-            rows = await query
-                .OrderByDescending(m => m.CreatedAt).ThenByDescending(m => m.Id)
-                .Take(limit + 1)
-                .ToListAsync(cancellationToken);
-        }
-        else
+            ({ } b, _) when b == KeysetCursor.End => s_last(db, conversationId, take),
+            ({ } b, _) => s_before(db, conversationId, b.At, b.Id, take),
+            (null, { } a) => s_after(db, conversationId, a.At, a.Id, take),
+            _ => s_first(db, conversationId, take),
+        };
+        await foreach (var row in query.WithCancellation(cancellationToken))
         {
-            if (after is { } a)
-            {
-                var (at, id) = (a.At, a.Id);
-                query = query.Where(m => EF.Functions.GreaterThan(ValueTuple.Create(m.CreatedAt, m.Id), ValueTuple.Create(at, id)));
-            }
-            rows = await query
-                .OrderBy(m => m.CreatedAt).ThenBy(m => m.Id)
-                .Take(limit + 1)
-                .ToListAsync(cancellationToken);
+            rows.Add(row);
         }
 
         KeysetCursor? next = null;
@@ -148,4 +138,38 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
         }
         return (rows, next);
     }
+
+    private static readonly Func<ChatDbContext, Guid, int, IAsyncEnumerable<MessageResponse>> s_first =
+        EF.CompileAsyncQuery((ChatDbContext db, Guid conversationId, int take) =>
+            db.Messages.AsNoTracking()
+                .Where(m => m.ConversationId == conversationId && db.Conversations.Any(c => c.Id == conversationId))
+                .OrderBy(m => m.CreatedAt).ThenBy(m => m.Id)
+                .Take(take)
+                .Select(MessageResponse.Projection));
+
+    private static readonly Func<ChatDbContext, Guid, DateTimeOffset, Guid, int, IAsyncEnumerable<MessageResponse>> s_after =
+        EF.CompileAsyncQuery((ChatDbContext db, Guid conversationId, DateTimeOffset at, Guid id, int take) =>
+            db.Messages.AsNoTracking()
+                .Where(m => m.ConversationId == conversationId && db.Conversations.Any(c => c.Id == conversationId))
+                .Where(m => EF.Functions.GreaterThan(ValueTuple.Create(m.CreatedAt, m.Id), ValueTuple.Create(at, id)))
+                .OrderBy(m => m.CreatedAt).ThenBy(m => m.Id)
+                .Take(take)
+                .Select(MessageResponse.Projection));
+
+    private static readonly Func<ChatDbContext, Guid, int, IAsyncEnumerable<MessageResponse>> s_last =
+        EF.CompileAsyncQuery((ChatDbContext db, Guid conversationId, int take) =>
+            db.Messages.AsNoTracking()
+                .Where(m => m.ConversationId == conversationId && db.Conversations.Any(c => c.Id == conversationId))
+                .OrderByDescending(m => m.CreatedAt).ThenByDescending(m => m.Id)
+                .Take(take)
+                .Select(MessageResponse.Projection));
+
+    private static readonly Func<ChatDbContext, Guid, DateTimeOffset, Guid, int, IAsyncEnumerable<MessageResponse>> s_before =
+        EF.CompileAsyncQuery((ChatDbContext db, Guid conversationId, DateTimeOffset at, Guid id, int take) =>
+            db.Messages.AsNoTracking()
+                .Where(m => m.ConversationId == conversationId && db.Conversations.Any(c => c.Id == conversationId))
+                .Where(m => EF.Functions.LessThan(ValueTuple.Create(m.CreatedAt, m.Id), ValueTuple.Create(at, id)))
+                .OrderByDescending(m => m.CreatedAt).ThenByDescending(m => m.Id)
+                .Take(take)
+                .Select(MessageResponse.Projection));
 }

@@ -9,7 +9,12 @@ builder.Services.AddOptions<RestBaselineOptions>()
     .BindConfiguration(RestBaselineOptions.SectionName)
     .ValidateDataAnnotations()
     .ValidateOnStart();
-builder.Services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<RestBaselineOptions>>().Value.Postgres));
+// Prepared statements, as Chat's services use (Chat.Data's AddChatDatabase turns on Npgsql's auto-preparation).
+builder.Services.AddSingleton(sp => NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(sp.GetRequiredService<IOptions<RestBaselineOptions>>().Value.Postgres)
+{
+    MaxAutoPrepare = 64,
+    AutoPrepareMinUsages = 2,
+}.ConnectionString));
 builder.Services.AddHostedService<ItemSeeder>();
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, BaselineJsonContext.Default));
 
