@@ -82,6 +82,40 @@ public sealed class ApiMessageTests(ChatAppFixture fixture)
     }
 
     [Fact]
+    public async Task ConcurrentIdenticalPostsAskingForAReplyStoreOneMessageAndStartOneGeneration()
+    {
+        // The message and its reply's placeholder go in together in one statement (a data-modifying CTE): a post that
+        // loses the race on the client message id must store neither and answer with the winner's generation.
+        var client = new ApiTestClient(fixture, direct: true);
+        var id = ApiTestClient.Id(await client.CreateConversationAsync());
+        var clientMessageId = $"concurrent-reply-{Guid.NewGuid():N}";
+        using var start = new SemaphoreSlim(0);
+        var posts = Enumerable.Range(0, 8).Select(async _ =>
+        {
+            await start.WaitAsync();
+            using var response = await client.SendAsync(HttpMethod.Post, $"/api/v1/conversations/{id}/messages",
+                new { content = "reply once", clientMessageId }, r => r.Headers.Add("Prefer", "respond-async"));
+            return (response.StatusCode, Body: await ApiTestClient.JsonAsync(response));
+        }).ToList();
+        start.Release(8);
+        var results = await Task.WhenAll(posts).WaitAsync(ChatAppFixture.StepTimeout);
+
+        Assert.Single(results, r => r.StatusCode == HttpStatusCode.Accepted);
+        Assert.Equal(7, results.Count(r => r.StatusCode == HttpStatusCode.OK));
+        Assert.Single(results.Select(r => r.Body.GetProperty("message").GetProperty("id").GetGuid()).Distinct());
+        var generations = results.Select(r => r.Body.GetProperty("generation").GetProperty("id").GetGuid()).Distinct().ToList();
+        Assert.Single(generations);
+
+        Assert.Equal(2L, await ApiTestClient.ScalarAsync<long>(fixture, "SELECT count(*) FROM chat_messages WHERE conversation_id = @id", ("id", id)));
+        Assert.Equal(2, await ApiTestClient.ScalarAsync<int>(fixture, "SELECT message_count FROM chat_conversations WHERE id = @id", ("id", id)));
+        // The reply is ordered after its message even though both rows were written by one statement.
+        Assert.Equal(1L, await ApiTestClient.ScalarAsync<long>(fixture, """
+            SELECT count(*) FROM chat_messages a JOIN chat_messages u ON a.parent_message_id = u.id
+            WHERE a.conversation_id = @id AND a.role = 'assistant' AND a.created_at > u.created_at
+            """, ("id", id)));
+    }
+
+    [Fact]
     public async Task PostMessageKeepsMessageCountAndLastMessageAtExact()
     {
         var id = ApiTestClient.Id(await _client.CreateConversationAsync());
