@@ -16,9 +16,10 @@ public static class AuthenticationExtensions
     /// JWT bearer authentication from <see cref="ChatJwtOptions"/> and one authorization policy per scope
     /// (<see cref="ChatScopes.Read"/>, <see cref="ChatScopes.Write"/>), each also requiring <c>sub</c> and <c>tenant_id</c>.
     /// With <paramref name="allowQueryStringToken"/>, a token may come as <c>?access_token=</c> (browsers cannot set
-    /// headers on a WebSocket).
+    /// headers on a WebSocket). With <paramref name="authenticateEveryRequest"/> false no default scheme is set, so
+    /// nothing is authenticated unless an endpoint asks (chat-streaming's handshake).
     /// </summary>
-    public static TBuilder AddChatAuthentication<TBuilder>(this TBuilder builder, bool allowQueryStringToken = false)
+    public static TBuilder AddChatAuthentication<TBuilder>(this TBuilder builder, bool allowQueryStringToken = false, bool authenticateEveryRequest = true)
         where TBuilder : IHostApplicationBuilder
     {
         builder.Services.AddOptions<ChatJwtOptions>()
@@ -26,7 +27,10 @@ public static class AuthenticationExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
 
-        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
+        // Without a default scheme the authentication middleware leaves requests alone: chat-streaming validates the
+        // token itself at the handshake, so that no principal is cached for the whole life of a socket.
+        (authenticateEveryRequest ? builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme) : builder.Services.AddAuthentication())
+            .AddJwtBearer();
         builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
             .Configure<IOptions<ChatJwtOptions>>((bearer, chat) => Configure(bearer, chat.Value, allowQueryStringToken));
 

@@ -47,7 +47,7 @@ public static class WebSocketApi
             return;
         }
 
-        var auth = await context.AuthenticateAsync(JwtBearerDefaults.AuthenticationScheme);
+        var auth = await AuthenticateHandshakeAsync(context);
         var settings = options.Value;
         using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
         {
@@ -56,9 +56,9 @@ public static class WebSocketApi
             KeepAliveTimeout = settings.IdleTimeout,
         });
 
-        if (!auth.Succeeded || auth.Principal is null || !ChatUser.TryFrom(auth.Principal, out var user))
+        if (auth.User is not { } user)
         {
-            var expired = auth.Failure is SecurityTokenExpiredException;
+            var expired = auth.Expired;
             await RefuseAsync(socket, settings, CloseCodes.Unauthorized,
                 expired ? ErrorCodes.TokenExpired : ErrorCodes.Unauthorized,
                 expired ? "The access token expired." : "A valid bearer token is required (Authorization header or access_token query).",
@@ -71,7 +71,7 @@ public static class WebSocketApi
             return;
         }
 
-        using var connection = new ChatConnection(socket, user, ReadToken(context), ReadExpiry(auth.Principal), services);
+        using var connection = new ChatConnection(socket, user, ReadToken(context), auth.ExpiresAt, services);
         registry.Add(connection);
         try
         {
@@ -81,6 +81,27 @@ public static class WebSocketApi
         {
             registry.Remove(connection);
         }
+    }
+
+    /// <summary>What the handshake keeps of a token: the user, the expiry, and whether a refusal was for expiry.</summary>
+    private readonly record struct Handshake(ChatUser? User, DateTimeOffset? ExpiresAt, bool Expired);
+
+    /// <summary>
+    /// Validates the bearer token with a JwtBearer handler of its own rather than <c>HttpContext.AuthenticateAsync</c>:
+    /// the request's handler caches its result (principal, claims, parsed token, about 4 KB) for as long as the
+    /// request lives, which for a socket is hours. Only <see cref="Handshake"/> outlives this call (docs/BENCHMARKS.md).
+    /// </summary>
+    private static async Task<Handshake> AuthenticateHandshakeAsync(HttpContext context)
+    {
+        var schemes = context.RequestServices.GetRequiredService<IAuthenticationSchemeProvider>();
+        var scheme = await schemes.GetSchemeAsync(JwtBearerDefaults.AuthenticationScheme)
+            ?? throw new InvalidOperationException("The JwtBearer scheme is not registered (AddChatAuthentication).");
+        var handler = ActivatorUtilities.CreateInstance<JwtBearerHandler>(context.RequestServices);
+        await handler.InitializeAsync(scheme, context);
+        var result = await handler.AuthenticateAsync();
+        return result.Succeeded && result.Principal is not null && ChatUser.TryFrom(result.Principal, out var user)
+            ? new Handshake(user, ReadExpiry(result.Principal), Expired: false)
+            : new Handshake(null, null, result.Failure is SecurityTokenExpiredException);
     }
 
     private static async Task RefuseAsync(WebSocket socket, StreamingOptions settings, int closeCode, string code, string message, CancellationToken cancellationToken)

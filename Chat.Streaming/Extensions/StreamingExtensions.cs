@@ -9,7 +9,7 @@ public static class StreamingExtensions
     public static IHostApplicationBuilder AddStreamingServices(this IHostApplicationBuilder builder)
     {
         builder.AddChatRedis();
-        builder.AddChatAuthentication(allowQueryStringToken: true);
+        builder.AddChatAuthentication(allowQueryStringToken: true, authenticateEveryRequest: false);
         builder.AddActivitySource(StreamingTelemetry.Name);
 
         builder.Services.AddOptions<StreamingOptions>()

@@ -37,7 +37,7 @@ public sealed class ChatConnection : IFrameSink, IDisposable
     private readonly StreamingOptions _options;
     private readonly Channel<ReadOnlyMemory<byte>> _queue;
     private readonly Dictionary<Guid, Subscription> _subscriptions = []; // reader loop only
-    private readonly ConcurrentDictionary<Guid, Guid> _generations = new();
+    private ConcurrentDictionary<Guid, Guid>? _generations; // made on the first generation frame: an idle socket does not pay for it
     private readonly CancellationTokenSource _stop = new();
     private readonly CancellationTokenSource _abortTimer = new();
     private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -165,15 +165,16 @@ public sealed class ChatConnection : IFrameSink, IDisposable
 
     public void NoteGeneration(Guid generationId, Guid conversationId)
     {
-        if (_generations.ContainsKey(generationId))
+        var generations = _generations ?? LazyInitializer.EnsureInitialized(ref _generations);
+        if (generations.ContainsKey(generationId))
         {
             return; // every frame of a generation lands here: the lock-free read spares TryAdd's lock
         }
-        if (_generations.Count >= 4096)
+        if (generations.Count >= 4096)
         {
-            _generations.Clear();
+            generations.Clear();
         }
-        _generations.TryAdd(generationId, conversationId);
+        generations.TryAdd(generationId, conversationId);
     }
 
     private async Task RunWriterAsync()
@@ -534,7 +535,7 @@ public sealed class ChatConnection : IFrameSink, IDisposable
             return;
         }
         // Only a generation this connection has seen, in a conversation it is subscribed to (so was authorized for).
-        if (!_generations.TryGetValue(generationId, out var conversationId) || !_subscriptions.ContainsKey(conversationId))
+        if (_generations is null || !_generations.TryGetValue(generationId, out var conversationId) || !_subscriptions.ContainsKey(conversationId))
         {
             SendError(frame.Id, ErrorCodes.GenerationNotFound, "No such generation in a subscribed conversation.", generationId: generationId);
             return;
