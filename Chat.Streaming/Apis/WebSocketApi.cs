@@ -96,7 +96,11 @@ public static class WebSocketApi
         var schemes = context.RequestServices.GetRequiredService<IAuthenticationSchemeProvider>();
         var scheme = await schemes.GetSchemeAsync(JwtBearerDefaults.AuthenticationScheme)
             ?? throw new InvalidOperationException("The JwtBearer scheme is not registered (AddChatAuthentication).");
-        var handler = ActivatorUtilities.CreateInstance<JwtBearerHandler>(context.RequestServices);
+        var services = context.RequestServices;
+        var handler = new JwtBearerHandler(
+            services.GetRequiredService<IOptionsMonitor<JwtBearerOptions>>(),
+            services.GetRequiredService<ILoggerFactory>(),
+            services.GetRequiredService<System.Text.Encodings.Web.UrlEncoder>());
         await handler.InitializeAsync(scheme, context);
         var result = await handler.AuthenticateAsync();
         return result.Succeeded && result.Principal is not null && ChatUser.TryFrom(result.Principal, out var user)
