@@ -59,19 +59,7 @@ public sealed class ApiMessageTests(ChatAppFixture fixture)
     {
         // Straight to chat-api: the gateway caps one user's concurrent message posts (429 past the cap), and this is
         // about the API's own guarantee when 20 identical posts do arrive at once (e.g. through several gateways).
-        var client = new ApiTestClient(fixture, direct: true);
-        var id = ApiTestClient.Id(await client.CreateConversationAsync());
-        var clientMessageId = $"concurrent-{Guid.NewGuid():N}";
-        using var start = new SemaphoreSlim(0);
-        var posts = Enumerable.Range(0, 20).Select(async _ =>
-        {
-            await start.WaitAsync();
-            using var response = await client.SendAsync(HttpMethod.Post, $"/api/v1/conversations/{id}/messages",
-                new { content = "exactly once", clientMessageId, reply = false });
-            return (response.StatusCode, Body: await ApiTestClient.JsonAsync(response));
-        }).ToList();
-        start.Release(20);
-        var results = await Task.WhenAll(posts).WaitAsync(ChatAppFixture.StepTimeout);
+        var (id, results) = await PostAtOnceAsync(20, new { content = "exactly once", clientMessageId = $"concurrent-{Guid.NewGuid():N}", reply = false });
 
         Assert.Single(results, r => r.StatusCode == HttpStatusCode.Created);
         Assert.Equal(19, results.Count(r => r.StatusCode == HttpStatusCode.OK));
@@ -86,19 +74,8 @@ public sealed class ApiMessageTests(ChatAppFixture fixture)
     {
         // The message and its reply's placeholder go in together in one statement (a data-modifying CTE): a post that
         // loses the race on the client message id must store neither and answer with the winner's generation.
-        var client = new ApiTestClient(fixture, direct: true);
-        var id = ApiTestClient.Id(await client.CreateConversationAsync());
-        var clientMessageId = $"concurrent-reply-{Guid.NewGuid():N}";
-        using var start = new SemaphoreSlim(0);
-        var posts = Enumerable.Range(0, 8).Select(async _ =>
-        {
-            await start.WaitAsync();
-            using var response = await client.SendAsync(HttpMethod.Post, $"/api/v1/conversations/{id}/messages",
-                new { content = "reply once", clientMessageId }, r => r.Headers.Add("Prefer", "respond-async"));
-            return (response.StatusCode, Body: await ApiTestClient.JsonAsync(response));
-        }).ToList();
-        start.Release(8);
-        var results = await Task.WhenAll(posts).WaitAsync(ChatAppFixture.StepTimeout);
+        var (id, results) = await PostAtOnceAsync(8, new { content = "reply once", clientMessageId = $"concurrent-reply-{Guid.NewGuid():N}" },
+            r => r.Headers.Add("Prefer", "respond-async"));
 
         Assert.Single(results, r => r.StatusCode == HttpStatusCode.Accepted);
         Assert.Equal(7, results.Count(r => r.StatusCode == HttpStatusCode.OK));
@@ -113,6 +90,26 @@ public sealed class ApiMessageTests(ChatAppFixture fixture)
             SELECT count(*) FROM chat_messages a JOIN chat_messages u ON a.parent_message_id = u.id
             WHERE a.conversation_id = @id AND a.role = 'assistant' AND a.created_at > u.created_at
             """, ("id", id)));
+    }
+
+    /// <summary>
+    /// Creates a conversation and posts <paramref name="body"/> to it <paramref name="count"/> times at once, straight to
+    /// chat-api (the gateway caps one user's concurrent message posts, and these tests are about the API's own guarantee).
+    /// </summary>
+    private async Task<(Guid Id, (HttpStatusCode StatusCode, JsonElement Body)[] Results)> PostAtOnceAsync(
+        int count, object body, Action<HttpRequestMessage>? configure = null)
+    {
+        var client = new ApiTestClient(fixture, direct: true);
+        var id = ApiTestClient.Id(await client.CreateConversationAsync());
+        using var start = new SemaphoreSlim(0);
+        var posts = Enumerable.Range(0, count).Select(async _ =>
+        {
+            await start.WaitAsync();
+            using var response = await client.SendAsync(HttpMethod.Post, $"/api/v1/conversations/{id}/messages", body, configure);
+            return (response.StatusCode, Body: await ApiTestClient.JsonAsync(response));
+        }).ToList();
+        start.Release(count);
+        return (id, await Task.WhenAll(posts).WaitAsync(ChatAppFixture.StepTimeout));
     }
 
     [Fact]
