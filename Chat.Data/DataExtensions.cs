@@ -38,19 +38,19 @@ public static class DataExtensions
     }
 
     /// <summary>
-    /// Turns on Npgsql's automatic preparation unless the connection string says otherwise: the statements a service
+    /// Turns on Npgsql's automatic preparation unless the connection string already sets it: the statements a service
     /// runs on every request (a history page, an insert) are parsed and planned once per connection instead of every
     /// time, which is most of what PostgreSQL spends on them (docs/BENCHMARKS.md).
     /// </summary>
     internal static string WithAutoPrepare(string connectionString)
     {
         var csb = new NpgsqlConnectionStringBuilder(connectionString);
-        if (!connectionString.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase)
-            && !connectionString.Contains("MaxAutoPrepare", StringComparison.OrdinalIgnoreCase))
+        if (csb.MaxAutoPrepare != 0)
         {
-            csb.MaxAutoPrepare = 64;
-            csb.AutoPrepareMinUsages = 2;
+            return connectionString;
         }
+        csb.MaxAutoPrepare = 64;
+        csb.AutoPrepareMinUsages = 2;
         return csb.ConnectionString;
     }
 

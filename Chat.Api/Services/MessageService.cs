@@ -23,6 +23,9 @@ public enum AppendOutcome
 /// </summary>
 public sealed record AppendResult(AppendOutcome Outcome, Message? Message, Message? Assistant);
 
+/// <summary>What a reply's assistant message starts with (status <c>streaming</c>, empty text), stored with its user message.</summary>
+public sealed record ReplyPlaceholder(Guid Id, Guid GenerationId, string Model, string Provider, Guid[] ContextMessageIds, int ContextTokens);
+
 /// <summary>
 /// Reads and writes a conversation's messages for the caller in <see cref="IDataScope"/>. The reply code calls
 /// <see cref="AppendTurnAsync"/>; the endpoint only maps results.
@@ -30,7 +33,7 @@ public sealed record AppendResult(AppendOutcome Outcome, Message? Message, Messa
 public sealed class MessageService(ChatDbContext db, IDataScope scope)
 {
     /// <summary>
-    /// Stores a user's message and, when <paramref name="assistant"/> is given, the placeholder of its reply, in one
+    /// Stores a user's message and, when <paramref name="reply"/> is given, the placeholder of its reply, in one
     /// statement (one round trip, one transaction): a data-modifying CTE inserts the user row and the assistant row
     /// only if the user row went in. The reply is stamped one microsecond after the message, so (created_at, id)
     /// always orders them. The message is stored once per <paramref name="clientMessageId"/>: concurrent identical
@@ -38,19 +41,14 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
     /// exactly one inserts, every other waits for it to commit and then reads the rows it made.
     /// </summary>
     public async Task<AppendResult> AppendTurnAsync(
-        Guid conversationId, Guid messageId, string content, string? clientMessageId, Message? assistant, CancellationToken cancellationToken)
+        Guid conversationId, Guid messageId, string content, string? clientMessageId, ReplyPlaceholder? reply, CancellationToken cancellationToken)
     {
+        // Without a reply the second insert selects no row (its values are then placeholders of the right types).
+        var withReply = reply is not null;
         List<Message> rows;
         try
         {
-            var query = assistant is null
-                ? db.Messages.FromSqlInterpolated($"""
-                    INSERT INTO chat_messages (id, conversation_id, tenant_id, user_id, role, content, status, client_message_id)
-                    VALUES ({messageId}, {conversationId}, {scope.TenantId}, {scope.UserId}, 'user', {content}, 'completed', {clientMessageId})
-                    ON CONFLICT (conversation_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
-                    RETURNING *
-                    """)
-                : db.Messages.FromSqlInterpolated($"""
+            rows = await db.Messages.FromSqlInterpolated($"""
                     WITH u AS (
                         INSERT INTO chat_messages (id, conversation_id, tenant_id, user_id, role, content, status, client_message_id)
                         VALUES ({messageId}, {conversationId}, {scope.TenantId}, {scope.UserId}, 'user', {content}, 'completed', {clientMessageId})
@@ -59,14 +57,15 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
                     a AS (
                         INSERT INTO chat_messages (id, conversation_id, tenant_id, user_id, role, content, status, model, provider,
                                                    generation_id, parent_message_id, context_message_ids, context_tokens, created_at)
-                        SELECT {assistant.Id}, u.conversation_id, u.tenant_id, u.user_id, 'assistant', '', 'streaming', {assistant.Model}, {assistant.Provider},
-                               {assistant.GenerationId}, u.id, {assistant.ContextMessageIds}, {assistant.ContextTokens}, u.created_at + interval '1 microsecond'
-                        FROM u
+                        SELECT {reply?.Id ?? Guid.Empty}, u.conversation_id, u.tenant_id, u.user_id, 'assistant', '', 'streaming',
+                               {reply?.Model ?? ""}, {reply?.Provider ?? ""}, {reply?.GenerationId ?? Guid.Empty}, u.id,
+                               {reply?.ContextMessageIds ?? []}, {reply?.ContextTokens ?? 0}, u.created_at + interval '1 microsecond'
+                        FROM u WHERE {withReply}
                         RETURNING *)
                     SELECT * FROM u UNION ALL SELECT * FROM a
-                    """);
-            // Nothing may be composed on a data-modifying statement (no owner filter: it writes the caller's own rows).
-            rows = await query.IgnoreQueryFilters().AsNoTracking().ToListAsync(cancellationToken);
+                    """)
+                // Nothing may be composed on a data-modifying statement (no owner filter: it writes the caller's own rows).
+                .IgnoreQueryFilters().AsNoTracking().ToListAsync(cancellationToken);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ForeignKeyViolation)
         {

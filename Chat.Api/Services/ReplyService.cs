@@ -92,7 +92,6 @@ public sealed class ReplyService(
         // The context is read before the insert and the new message appended to it, so the message and its reply's
         // placeholder go in together, in one statement: three round trips from here to the queue.
         var messageId = Guid.CreateVersion7();
-        Message? assistant = null;
         PreparedGeneration? prepared = null;
         if (reply)
         {
@@ -106,25 +105,12 @@ public sealed class ReplyService(
             {
                 return new ReplyStart(ReplyOutcome.RouteFailed, Error: ex);
             }
-
-            assistant = new Message
-            {
-                Id = prepared.Job.AssistantMessageId,
-                ConversationId = conversationId,
-                TenantId = scope.TenantId!,
-                UserId = scope.UserId!,
-                Role = MessageRole.Assistant,
-                Status = MessageStatus.Streaming,
-                Model = prepared.Model.Name,
-                Provider = prepared.Model.Provider,
-                GenerationId = prepared.Job.GenerationId,
-                ParentMessageId = messageId,
-                ContextMessageIds = [.. prepared.Context.IncludedMessageIds],
-                ContextTokens = prepared.Context.PromptTokens,
-            };
         }
 
-        var appended = await messages.AppendTurnAsync(conversationId, messageId, content, clientMessageId, assistant, cancellationToken);
+        var placeholder = prepared is null ? null : new ReplyPlaceholder(
+            prepared.Job.AssistantMessageId, prepared.Job.GenerationId, prepared.Model.Name, prepared.Model.Provider,
+            [.. prepared.Context.IncludedMessageIds], prepared.Context.PromptTokens);
+        var appended = await messages.AppendTurnAsync(conversationId, messageId, content, clientMessageId, placeholder, cancellationToken);
         switch (appended.Outcome)
         {
             case AppendOutcome.NotFound:
@@ -138,7 +124,7 @@ public sealed class ReplyService(
         {
             return new ReplyStart(ReplyOutcome.Stored, user);
         }
-        assistant = appended.Assistant!;
+        var assistant = appended.Assistant!;
         var job = prepared.Job;
         if (!queue.TryEnqueue(job, out var completion))
         {

@@ -28,7 +28,12 @@ public static class AuthenticationExtensions
             .ValidateOnStart();
 
         // Without a default scheme the authentication middleware leaves requests alone: chat-streaming validates the
-        // token itself at the handshake, so that no principal is cached for the whole life of a socket.
+        // token itself at the handshake, so that no principal is cached for the whole life of a socket. ASP.NET Core
+        // would otherwise make the only scheme the default; its switch for that is process-wide.
+        if (!authenticateEveryRequest)
+        {
+            AppContext.SetSwitch("Microsoft.AspNetCore.Authentication.SuppressAutoDefaultScheme", true);
+        }
         (authenticateEveryRequest ? builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme) : builder.Services.AddAuthentication())
             .AddJwtBearer();
         builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
