@@ -12,8 +12,7 @@ public static class RedisExtensions
     /// <summary>Registers the shared <see cref="IConnectionMultiplexer"/> on <c>cache</c> and a <c>redis</c> health check.</summary>
     public static TBuilder AddChatRedis<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
-        builder.AddRedisClient(ConnectionName, settings => settings.DisableHealthChecks = true,
-            options => options.SocketManager = SocketManager.ThreadPool);
+        builder.AddRedisClient(ConnectionName, settings => settings.DisableHealthChecks = true);
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
             ServiceDefaultsExtensions.RedisCheck,
             sp => new RedisPingHealthCheck(sp.GetRequiredService<IConnectionMultiplexer>()),
