@@ -105,7 +105,9 @@ public static class InfrastructureExtensions
         var server = new LocalPostgresServerResource(PostgresName, serverCommand, root, pgPassword.Resource);
         var postgres = builder.AddResource(server)
             .WithArgs([.. serverArgs])
-            .WithEndpoint(name: LocalPostgresServerResource.EndpointName, scheme: "tcp", env: "PGPORT")
+            // Not proxied: every query and every pub/sub frame would otherwise cross DCP's TCP proxy, a hop production
+            // never has (docs/BENCHMARKS.md, "Third pass"). The port is still allocated per run.
+            .WithEndpoint(name: LocalPostgresServerResource.EndpointName, scheme: "tcp", env: "PGPORT", isProxied: false)
             .WithIconName("Database")
             .WaitForCompletion(init)
             .ExcludeFromManifest();
@@ -143,7 +145,7 @@ public static class InfrastructureExtensions
             """);
         RestrictToOwner(redisConf);
         var cache = builder.AddResource(redisResource)
-            .WithEndpoint(name: LocalRedisResource.EndpointName, scheme: "tcp")
+            .WithEndpoint(name: LocalRedisResource.EndpointName, scheme: "tcp", isProxied: false)
             .WithArgs(ctx =>
             {
                 ctx.Args.Add(redisConf);
