@@ -199,16 +199,18 @@ public sealed class ChatConnection : IFrameSink, IDisposable
         }
         try
         {
-            if (_close is not null || _queue.Reader.Count != 0 || _pendingSend is { IsCompleted: false })
+            if (_close is not null || _queue.Reader.Count != 0)
             {
                 return false;
             }
-            if (_pendingSend is { IsCompletedSuccessfully: false })
+            if (_pendingSend is { } pending)
             {
-                _ = _pendingSend.Exception; // observed: the socket is broken, and the writer loop will end on the queued frame
-                return false;
+                if (!pending.IsCompletedSuccessfully)
+                {
+                    return false; // still in flight (or failed): the writer loop awaits it before what queues behind it
+                }
+                _pendingSend = null;
             }
-            _pendingSend = null;
             var sending = _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
             if (sending.IsCompletedSuccessfully)
             {

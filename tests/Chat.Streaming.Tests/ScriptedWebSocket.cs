@@ -1,0 +1,131 @@
+using System.Net.WebSockets;
+using System.Text;
+
+namespace Chat.Streaming.Tests;
+
+/// <summary>
+/// A server-side WebSocket whose sends are recorded in order and can be held: while <see cref="HoldSends"/> is set,
+/// each send returns an incomplete task that completes on <see cref="ReleaseHeldSends"/>, as Kestrel's flush does
+/// when the client stops reading. Receives wait until <see cref="PeerCloses"/>.
+/// </summary>
+public sealed class ScriptedWebSocket : WebSocket
+{
+    private readonly Lock _gate = new();
+    private readonly List<string> _sent = [];
+    private readonly List<TaskCompletionSource> _held = [];
+    private readonly TaskCompletionSource _peerClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _sending;
+    private WebSocketState _state = WebSocketState.Open;
+
+    public bool HoldSends { get; set; }
+
+    /// <summary>Set when two sends were ever in flight at once (a WebSocket allows one).</summary>
+    public bool OverlappingSends { get; private set; }
+
+    public WebSocketCloseStatus? SentCloseStatus { get; private set; }
+
+    public IReadOnlyList<string> Sent
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _sent];
+            }
+        }
+    }
+
+    public int HeldCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _held.Count;
+            }
+        }
+    }
+
+    public void ReleaseHeldSends()
+    {
+        List<TaskCompletionSource> held;
+        lock (_gate)
+        {
+            HoldSends = false;
+            held = [.. _held];
+            _held.Clear();
+        }
+        foreach (var send in held)
+        {
+            send.TrySetResult();
+        }
+    }
+
+    public void PeerCloses() => _peerClosed.TrySetResult();
+
+    public override ValueTask SendAsync(ReadOnlyMemory<byte> buffer, WebSocketMessageType messageType, bool endOfMessage, CancellationToken cancellationToken)
+    {
+        if (Interlocked.Increment(ref _sending) > 1)
+        {
+            OverlappingSends = true;
+        }
+        TaskCompletionSource? hold = null;
+        lock (_gate)
+        {
+            _sent.Add(Encoding.UTF8.GetString(buffer.Span));
+            if (HoldSends)
+            {
+                hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _held.Add(hold);
+            }
+        }
+        if (hold is null)
+        {
+            Interlocked.Decrement(ref _sending);
+            return ValueTask.CompletedTask;
+        }
+        return new ValueTask(hold.Task.ContinueWith(_ => Interlocked.Decrement(ref _sending), TaskScheduler.Default));
+    }
+
+    public override async ValueTask<ValueWebSocketReceiveResult> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        await _peerClosed.Task.WaitAsync(cancellationToken);
+        _state = WebSocketState.CloseReceived;
+        return new ValueWebSocketReceiveResult(0, WebSocketMessageType.Close, endOfMessage: true);
+    }
+
+    public override Task CloseOutputAsync(WebSocketCloseStatus closeStatus, string? statusDescription, CancellationToken cancellationToken)
+    {
+        SentCloseStatus = closeStatus;
+        _state = _state == WebSocketState.CloseReceived ? WebSocketState.Closed : WebSocketState.CloseSent;
+        return Task.CompletedTask;
+    }
+
+    public override Task CloseAsync(WebSocketCloseStatus closeStatus, string? statusDescription, CancellationToken cancellationToken) =>
+        CloseOutputAsync(closeStatus, statusDescription, cancellationToken);
+
+    public override void Abort()
+    {
+        _state = WebSocketState.Aborted;
+        ReleaseHeldSends();
+        PeerCloses();
+    }
+
+    public override WebSocketCloseStatus? CloseStatus => null;
+
+    public override string? CloseStatusDescription => null;
+
+    public override WebSocketState State => _state;
+
+    public override string? SubProtocol => "chat.v1";
+
+    public override void Dispose()
+    {
+    }
+
+    public override Task<WebSocketReceiveResult> ReceiveAsync(ArraySegment<byte> buffer, CancellationToken cancellationToken) =>
+        throw new NotSupportedException();
+
+    public override Task SendAsync(ArraySegment<byte> buffer, WebSocketMessageType messageType, bool endOfMessage, CancellationToken cancellationToken) =>
+        SendAsync(buffer.AsMemory(), messageType, endOfMessage, cancellationToken).AsTask();
+}

@@ -1,0 +1,146 @@
+using System.Diagnostics.Metrics;
+using System.Text;
+using System.Text.Json;
+using Chat.ServiceDefaults.Authentication;
+using Chat.Streaming.Services;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Chat.Streaming.Tests;
+
+/// <summary>
+/// A connection writes a frame inline when nothing is queued or in flight, and hands a send that does not complete at
+/// once to its writer loop. These pin down what must never change with that: order, exactly-once, one send at a time,
+/// and the slow-consumer close.
+/// </summary>
+public sealed class SendPathTests : IDisposable
+{
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+
+    public void Dispose() => _services.Dispose();
+
+    [Fact]
+    public async Task FramesQueuedBehindASendThatHasNotCompletedFollowItInOrder()
+    {
+        var socket = new ScriptedWebSocket();
+        using var connection = Create(socket, sendQueueCapacity: 64);
+        var run = connection.RunAsync();
+        await WaitUntilAsync(() => socket.Sent.Count == 1); // hello
+
+        socket.HoldSends = true;
+        for (var n = 1; n <= 40; n++)
+        {
+            Assert.True(connection.TryEnqueue(Frame(0, n)));
+        }
+        await Task.Delay(100);
+        Assert.Equal(2, socket.Sent.Count); // hello and frame 1, still in flight: nothing overtakes or joins it
+        Assert.Equal(1, socket.HeldCount);
+
+        socket.ReleaseHeldSends();
+        await WaitUntilAsync(() => socket.Sent.Count == 41);
+        Assert.Equal(Enumerable.Range(1, 40), socket.Sent.Skip(1).Select(f => Read(f).N));
+        Assert.False(socket.OverlappingSends);
+
+        socket.PeerCloses();
+        await run.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task ConcurrentProducersWhileSendsStallLoseNothingAndKeepEachOnesOrder()
+    {
+        const int Producers = 4;
+        const int PerProducer = 2_000;
+        var socket = new ScriptedWebSocket();
+        using var connection = Create(socket, sendQueueCapacity: Producers * PerProducer);
+        var run = connection.RunAsync();
+        await WaitUntilAsync(() => socket.Sent.Count == 1);
+
+        using var stop = new CancellationTokenSource();
+        var staller = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                socket.HoldSends = true;
+                await Task.Delay(1);
+                socket.ReleaseHeldSends();
+                await Task.Yield();
+            }
+        });
+        var producers = Enumerable.Range(0, Producers).Select(p => Task.Run(() =>
+        {
+            for (var n = 1; n <= PerProducer; n++)
+            {
+                Assert.True(connection.TryEnqueue(Frame(p, n)));
+            }
+        })).ToArray();
+        await Task.WhenAll(producers);
+        await stop.CancelAsync();
+        await staller;
+        socket.ReleaseHeldSends();
+
+        await WaitUntilAsync(() => socket.Sent.Count == 1 + (Producers * PerProducer));
+        var frames = socket.Sent.Skip(1).Select(Read).ToList();
+        for (var p = 0; p < Producers; p++)
+        {
+            Assert.Equal(Enumerable.Range(1, PerProducer), frames.Where(f => f.P == p).Select(f => f.N));
+        }
+        Assert.False(socket.OverlappingSends);
+
+        socket.PeerCloses();
+        await run.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task AQueueThatFillsBehindAStalledSendClosesTheConnectionAsASlowConsumer()
+    {
+        var socket = new ScriptedWebSocket();
+        using var connection = Create(socket, sendQueueCapacity: 16);
+        var run = connection.RunAsync();
+        await WaitUntilAsync(() => socket.Sent.Count == 1);
+
+        socket.HoldSends = true;
+        var accepted = 0;
+        while (connection.TryEnqueue(Frame(0, accepted + 1)))
+        {
+            accepted++;
+            Assert.True(accepted <= 17, "the queue never filled");
+        }
+        Assert.Equal(17, accepted); // one in flight, sixteen queued
+
+        socket.ReleaseHeldSends();
+        await run.WaitAsync(TimeSpan.FromSeconds(10)); // the close is not answered: the abort timer ends it
+        Assert.Equal(4008, (int?)socket.SentCloseStatus);
+        Assert.False(socket.OverlappingSends);
+    }
+
+    private ChatConnection Create(ScriptedWebSocket socket, int sendQueueCapacity)
+    {
+        var options = new StreamingOptions { SendQueueCapacity = sendQueueCapacity, CloseTimeout = TimeSpan.FromMilliseconds(500) };
+        var services = new ConnectionServices(
+            Hub: null!, Api: null!, Authorizer: null!, Redis: null!, // a connection that never subscribes or sends does not touch them
+            new StreamingTelemetry(_services.GetRequiredService<IMeterFactory>()),
+            options,
+            TimeProvider.System,
+            NullLogger<ChatConnection>.Instance);
+        var user = new ChatUser("tenant", "user", new HashSet<string> { ChatScopes.Read });
+        return new ChatConnection(socket, user, "token", expiresAt: null, services);
+    }
+
+    private static byte[] Frame(int producer, int n) => Encoding.UTF8.GetBytes($$"""{"p":{{producer}},"n":{{n}}}""");
+
+    private static (int P, int N) Read(string frame)
+    {
+        using var json = JsonDocument.Parse(frame);
+        return (json.RootElement.GetProperty("p").GetInt32(), json.RootElement.GetProperty("n").GetInt32());
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for the connection");
+            await Task.Delay(5);
+        }
+    }
+}
