@@ -93,10 +93,9 @@ public static class WebSocketApi
     /// </summary>
     private static async Task<Handshake> AuthenticateHandshakeAsync(HttpContext context)
     {
-        var schemes = context.RequestServices.GetRequiredService<IAuthenticationSchemeProvider>();
-        var scheme = await schemes.GetSchemeAsync(JwtBearerDefaults.AuthenticationScheme)
-            ?? throw new InvalidOperationException("The JwtBearer scheme is not registered (AddChatAuthentication).");
         var services = context.RequestServices;
+        var scheme = await services.GetRequiredService<IAuthenticationSchemeProvider>().GetSchemeAsync(JwtBearerDefaults.AuthenticationScheme)
+            ?? throw new InvalidOperationException("The JwtBearer scheme is not registered (AddChatAuthentication).");
         var handler = new JwtBearerHandler(
             services.GetRequiredService<IOptionsMonitor<JwtBearerOptions>>(),
             services.GetRequiredService<ILoggerFactory>(),

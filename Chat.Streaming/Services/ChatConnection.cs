@@ -186,9 +186,10 @@ public sealed class ChatConnection : IFrameSink, IDisposable
     /// <summary>
     /// Sends <paramref name="frame"/> on the caller's thread when nothing is queued or being sent. Kestrel copies a small
     /// frame into its output pipe and returns at once, so the common case costs no wake-up of the writer loop — one
-    /// thread-pool hop less per frame (docs/BENCHMARKS.md, "Third pass"). Order holds: a frame goes inline only while the
-    /// queue is empty and nobody else is sending, and a send that does not finish at once is awaited by the writer loop
-    /// before anything after it. False when the frame must be queued instead.
+    /// thread-pool hop less per frame (docs/BENCHMARKS.md, "Third pass"). Each producer's order holds: its frame goes
+    /// inline only while the queue is empty (so none of its earlier frames waits there) and nobody else is sending, and a
+    /// send that does not finish at once is awaited by the writer loop before anything after it. False when the frame
+    /// must be queued instead.
     /// </summary>
     private bool TrySendInline(ReadOnlyMemory<byte> frame)
     {
@@ -199,10 +200,6 @@ public sealed class ChatConnection : IFrameSink, IDisposable
         }
         try
         {
-            if (_close is not null || _queue.Reader.Count != 0)
-            {
-                return false;
-            }
             if (_pendingSend is { } pending)
             {
                 if (!pending.IsCompletedSuccessfully)
@@ -243,6 +240,14 @@ public sealed class ChatConnection : IFrameSink, IDisposable
         }
     }
 
+    /// <summary>Awaits the inline send still in flight, if any; only the send side's holder calls it.</summary>
+    private Task FinishPendingSendAsync()
+    {
+        var pending = _pendingSend;
+        _pendingSend = null;
+        return pending ?? Task.CompletedTask;
+    }
+
     private async Task RunWriterAsync()
     {
         try
@@ -252,11 +257,7 @@ public sealed class ChatConnection : IFrameSink, IDisposable
                 AcquireSendSide();
                 try
                 {
-                    if (_pendingSend is { } pending)
-                    {
-                        _pendingSend = null;
-                        await pending;
-                    }
+                    await FinishPendingSendAsync();
                     while (!_discardQueue && _queue.Reader.TryRead(out var frame))
                     {
                         await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
@@ -275,11 +276,7 @@ public sealed class ChatConnection : IFrameSink, IDisposable
             // Closing: keep the send side for good (no inline send starts once _close is set), and let the last inline
             // send finish before the close frame.
             AcquireSendSide();
-            if (_pendingSend is { } last)
-            {
-                _pendingSend = null;
-                await last;
-            }
+            await FinishPendingSendAsync();
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
         {
