@@ -27,6 +27,7 @@ public static class BenchCommands
           --sample label=pid:N|port:N|name:fragment   (more processes to sample, comma-separated)
           ws-step: --rates 10,20,40 | --start-rate 10 --step-factor 1.5 --max-steps 12; --max-p99-ms 50 --min-delivered-ratio 0.98
         rest:    --target chat|baseline --url URL --concurrency 64 --duration 20s --ops create,list,list-deep,history,send
+                 (baseline: --ops pk,page; page = a history page's SELECT and JSON without Chat)
                  --postgres start|chat|<connection string> (baseline) --signing-key KEY (chat)
         openai:  --url URL --concurrency 16 --duration 20s --model chat-dev --signing-key KEY --provider-ttft-ms 0
         idle:    --duration 10s --chat-data /var/lib/chat

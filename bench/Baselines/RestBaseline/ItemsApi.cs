@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
@@ -7,6 +8,8 @@ namespace Chat.Bench.Baselines.RestBaseline;
 public sealed record Item(long Id, string Title, DateTimeOffset CreatedAt);
 
 [JsonSerializable(typeof(Item))]
+[JsonSerializable(typeof(Page))]
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 internal sealed partial class BaselineJsonContext : JsonSerializerContext;
 
 internal static class ItemsApi

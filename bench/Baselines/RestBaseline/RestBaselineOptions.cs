@@ -14,4 +14,8 @@ public sealed class RestBaselineOptions
     /// <summary>Rows of <c>bench_items</c> (ids 1..Rows); the bench asks for random ids in that range.</summary>
     [Range(1, 10_000_000)]
     public int Rows { get; set; } = 10_000;
+
+    /// <summary>Conversations of <c>bench_messages</c> (1..PageConversations, 40 messages each) for the page floor.</summary>
+    [Range(1, 100_000)]
+    public int PageConversations { get; set; } = 100;
 }

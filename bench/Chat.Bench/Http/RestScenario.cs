@@ -48,7 +48,7 @@ public sealed record RestOptions
             Concurrency = cl.Int("concurrency", 64, 1, 10_000),
             Duration = cl.Duration("duration", TimeSpan.FromSeconds(20)),
             Warmup = cl.Duration("warmup", TimeSpan.FromSeconds(3)),
-            Operations = cl.List("ops", target == "chat" ? "create,list,list-deep,history,send" : "pk"),
+            Operations = cl.List("ops", target == "chat" ? "create,list,list-deep,history,send" : "pk,page"),
             Rows = cl.Int("rows", 10_000, 1, 10_000_000),
             SeedConversations = cl.Int("seed-conversations", 120, 1, 100_000),
             HistoryMessages = cl.Int("history-messages", 20, 0, 10_000),
@@ -68,11 +68,15 @@ public sealed record RestOptions
 /// <summary>
 /// REST at fixed concurrency. Chat: create conversation, list (first page and a deep keyset page), history page,
 /// send message (sync, on the <c>local</c> provider) — through the gateway or against chat-api directly.
-/// Baseline: GET /items/{id} on bench/Baselines/RestBaseline (one primary-key SELECT).
+/// Baseline: GET /items/{id} on bench/Baselines/RestBaseline (one primary-key SELECT), and with <c>--ops pk,page</c>
+/// GET /conversations/{n}/messages (a history page's SELECT and JSON, without Chat).
 /// </summary>
 public sealed class RestScenario(RestOptions options)
 {
     private const string Tenant = "bench";
+
+    /// <summary>Conversations the baseline seeds for the page floor (RestBaseline:PageConversations).</summary>
+    private const int PageConversations = 100;
     private readonly List<IAsyncDisposable> _owned = [];
 
     public async Task<HttpRunResult> RunAsync(CancellationToken ct)
@@ -96,9 +100,18 @@ public sealed class RestScenario(RestOptions options)
             var results = new List<HttpOperationResult>();
             if (options.Target == "baseline")
             {
-                results.Add(await HttpLoad.RunAsync("pk-select", options.Concurrency, options.Warmup, options.Duration,
-                    async (_, token) => await SendAsync(http, HttpMethod.Get, $"/items/{Random.Shared.Next(1, options.Rows + 1)}", null, null, token),
-                    sampler, ct));
+                foreach (var op in options.Operations)
+                {
+                    HttpLoad.Operation operation = op switch
+                    {
+                        "pk" => async (_, token) => await SendAsync(http, HttpMethod.Get, $"/items/{Random.Shared.Next(1, options.Rows + 1)}", null, null, token),
+                        // The history page's floor: the same rows and JSON as Chat's `history` op, without Chat.
+                        "page" => async (_, token) => await SendAsync(http, HttpMethod.Get,
+                            $"/conversations/{Random.Shared.Next(1, PageConversations + 1)}/messages?limit=50", null, null, token),
+                        _ => throw new UsageException($"Unknown baseline operation '{op}' (pk, page)."),
+                    };
+                    results.Add(await HttpLoad.RunAsync(op == "pk" ? "pk-select" : "page-select", options.Concurrency, options.Warmup, options.Duration, operation, sampler, ct));
+                }
             }
             else
             {
@@ -189,6 +202,7 @@ public sealed class RestScenario(RestOptions options)
         {
             ["RestBaseline:Postgres"] = connectionString,
             ["RestBaseline:Rows"] = options.Rows.ToString(CultureInfo.InvariantCulture),
+            ["RestBaseline:PageConversations"] = PageConversations.ToString(CultureInfo.InvariantCulture),
         }, TimeSpan.FromSeconds(60));
         _owned.Add(server);
         Console.WriteLine($"started RestBaseline at {server.Url} (pid {server.Pid})");
