@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Chat.Gateway;
 
@@ -15,17 +16,22 @@ public sealed class GatewayOptions
     public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
 
     [Required]
+    [ValidateObjectMembers]
     public RateLimitSettings RateLimit { get; set; } = new();
 }
+
+/// <summary>Data-annotation checks of <see cref="GatewayOptions"/>, generated at compile time (no reflection).</summary>
+[OptionsValidator]
+public sealed partial class GatewayOptionsValidator : IValidateOptions<GatewayOptions>;
 
 public sealed class RateLimitSettings
 {
     /// <summary>Requests a signed-in user may make per <see cref="Window"/> (token bucket, refilled continuously).</summary>
-    [Range(1, 1_000_000)]
+    [Range(1, 1_000_000_000)]
     public int UserPermits { get; set; } = 600;
 
     /// <summary>Requests an anonymous client IP may make per <see cref="Window"/>.</summary>
-    [Range(1, 1_000_000)]
+    [Range(1, 1_000_000_000)]
     public int AnonymousPermits { get; set; } = 60;
 
     public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(1);

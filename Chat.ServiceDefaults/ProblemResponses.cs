@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.DependencyInjection;
@@ -18,7 +20,13 @@ public static class ProblemResponses
         var service = context.RequestServices.GetService<IProblemDetailsService>();
         if (service is null || !await service.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem }))
         {
-            await context.Response.WriteAsJsonAsync(problem, options: null, contentType: "application/problem+json", context.RequestAborted);
+            await context.Response.WriteAsJsonAsync(problem, ProblemJsonContext.Default.ProblemDetails, contentType: "application/problem+json", context.RequestAborted);
         }
     }
 }
+
+/// <summary>Problem details as JSON without reflection (the extension values are strings).</summary>
+[JsonSerializable(typeof(ProblemDetails))]
+[JsonSerializable(typeof(string))]
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+internal sealed partial class ProblemJsonContext : JsonSerializerContext;

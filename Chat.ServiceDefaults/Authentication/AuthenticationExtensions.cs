@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 
@@ -24,8 +25,8 @@ public static class AuthenticationExtensions
     {
         builder.Services.AddOptions<ChatJwtOptions>()
             .BindConfiguration(ChatJwtOptions.SectionName)
-            .ValidateDataAnnotations()
             .ValidateOnStart();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ChatJwtOptions>, ChatJwtOptionsValidator>());
 
         // Without a default scheme the authentication middleware leaves requests alone: chat-streaming validates the
         // token itself at the handshake, so that no principal is cached for the whole life of a socket. ASP.NET Core
