@@ -52,6 +52,8 @@ public sealed record GenerationFrame
     [JsonPropertyName("message")]
     public string? Message { get; init; }
 
+    /// <summary>Whether this frame ends its generation. Not part of the frame's JSON.</summary>
+    [JsonIgnore]
     public bool IsTerminal => Type is FrameTypes.Completed or FrameTypes.Failed or FrameTypes.Cancelled;
 
     public string ToJson() => JsonSerializer.Serialize(this, MessagingJsonContext.Default.GenerationFrame);

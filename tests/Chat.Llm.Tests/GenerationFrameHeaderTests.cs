@@ -30,6 +30,14 @@ public sealed class GenerationFrameHeaderTests
         Assert.Same(string.IsInterned(header.Type), header.Type); // the interned constant, not a new string
     }
 
+    [Fact]
+    public void AChunkFrameCarriesOnlyTheDocumentedFields()
+    {
+        var json = new GenerationFrame { Type = FrameTypes.Chunk, ConversationId = Guid.CreateVersion7(), GenerationId = Guid.CreateVersion7(), Seq = 1, Delta = "hi" }.ToJson();
+        using var frame = System.Text.Json.JsonDocument.Parse(json);
+        Assert.Equal(["type", "conversationId", "generationId", "seq", "delta"], frame.RootElement.EnumerateObject().Select(p => p.Name));
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("{not json")]
