@@ -30,6 +30,10 @@
 #   SHAPES                  the ws shapes to run (default all: "k1-64b k3-64b k100-64b k1-1k")
 #   PROVIDER_TTFT_MS        the local provider's configured time to first token (for the openai suite's overhead line)
 #   OUT                     results directory (default bench/results/<suite>-<UTC time>)
+#   LATENCY_URL             where the latency suite's Chat sockets go (default the gateway; http://replica: one replica)
+#   PIN_CLIENT=1            ws, ws-step and latency runs with the load tool on CPU 1 and the fan-out servers (Redis, chat-streaming,
+#                           RawWs, SignalRPeer) on CPU 0, so the client's receive work does not share the servers' core
+#                           (docs/BENCHMARKS.md, table 1, "client on its own core"); needs taskset (util-linux)
 set -euo pipefail
 script="$(readlink -f "$0")"
 cd "$(dirname "$script")/.."
@@ -74,8 +78,26 @@ step_run() { # target label sockets k bytes   (target chat = through the gateway
   local target="$1" url=()
   if [ "$target" = chat ]; then url=(--url "$CHAT_GATEWAY"); fi
   if [ "$target" = chat-direct ]; then target=chat; url=(--url http://replica --api-url "$CHAT_GATEWAY"); fi
-  bench ws-step --target "$target" "${url[@]}" ${BASELINE_REDIS:+--redis "$BASELINE_REDIS"} --label "$2" --sockets "$3" --per-conversation "$4" --chunk-bytes "$5" \
+  load ws-step --target "$target" "${url[@]}" ${BASELINE_REDIS:+--redis "$BASELINE_REDIS"} --label "$2$PINNED" --sockets "$3" --per-conversation "$4" --chunk-bytes "$5" \
     --start-rate "$START_RATE" --step-factor "$STEP_FACTOR" --max-steps "$STEPS" --duration "$DURATION" --warmup "$WARMUP" || true
+}
+
+# Runs the load tool; with PIN_CLIENT=1 on CPU 1, while the fan-out servers are kept on CPU 0. The baselines start as
+# children of the load tool (so on CPU 1): the pinner moves them within 0.2 s.
+PINNED=""; [ "${PIN_CLIENT:-0}" = 1 ] && PINNED="-pinned"
+load() {
+  if [ "${PIN_CLIENT:-0}" != 1 ]; then bench "$@"; return; fi
+  ( while true; do pin_servers; sleep 0.2; done ) &
+  local pinner=$! rc=0
+  pin_servers
+  taskset -c 1 dotnet bench/Chat.Bench/bin/Release/net10.0/Chat.Bench.dll "$@" --out "$OUT" || rc=$?
+  kill "$pinner"; wait "$pinner" 2>/dev/null || true
+  return "$rc"
+}
+
+pin_servers() { # every thread of the fan-out servers onto CPU 0
+  local p
+  for p in $(pgrep -f "redis-server 127|Chat.Streaming/bin/|/RawWs|/SignalRPeer" || true); do taskset -a -p -c 0 "$p" >/dev/null 2>&1 || true; done
 }
 
 run_smoke() {
@@ -110,8 +132,8 @@ run_latency() {
   need_chat
   [ -n "${RATE:-}" ] || { echo "latency: set RATE to half the raw limit's last held gen/s (from the ws suite)"; exit 2; }
   for rep in $(seq "$REPEAT"); do
-    bench ws --target raw --redis chat --label "half-rate" --sockets 1000 --per-conversation 1 --rate "$RATE" --duration 30s --warmup 5s || true
-    bench ws --target chat --url "$CHAT_GATEWAY" --label "half-rate" --sockets 1000 --per-conversation 1 --rate "$RATE" --duration 30s --warmup 5s || true
+    load ws --target raw --redis chat --label "half-rate$PINNED" --sockets 1000 --per-conversation 1 --rate "$RATE" --duration 30s --warmup 5s || true
+    load ws --target chat --url "${LATENCY_URL:-$CHAT_GATEWAY}" --label "half-rate$PINNED" --sockets 1000 --per-conversation 1 --rate "$RATE" --duration 30s --warmup 5s || true
   done
 }
 

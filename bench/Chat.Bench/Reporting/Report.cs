@@ -121,15 +121,19 @@ public static class Report
         }
         md.AppendLine();
         var baselines = rates.Where(kv => kv.Key.Target == "baseline" && kv.Key.Operation == "pk-select").ToDictionary(kv => kv.Key.Label, kv => kv.Value);
+        var pages = rates.Where(kv => kv.Key.Target == "baseline" && kv.Key.Operation == "page-select").ToDictionary(kv => kv.Key.Label, kv => kv.Value);
         if (baselines.Count > 0)
         {
-            md.AppendLine("| label | chat operation | chat / bare Kestrel + Npgsql req/s |");
-            md.AppendLine("|---|---|---|");
+            // The history page is also set against the page floor: the same rows and JSON without Chat.
+            md.AppendLine("| label | chat operation | chat / bare Kestrel + Npgsql PK SELECT req/s | history / bare page (same SQL and JSON) |");
+            md.AppendLine("|---|---|---|---|");
             foreach (var ((label, target, op), rps) in rates.Where(kv => kv.Key.Target != "baseline").OrderBy(kv => kv.Key.Label, StringComparer.Ordinal))
             {
                 if (baselines.TryGetValue(label, out var floor) && floor > 0)
                 {
-                    md.AppendLine(CultureInfo.InvariantCulture, $"| {label} | {op} ({target}) | {rps / floor:0.00} |");
+                    var page = op == "history" && pages.TryGetValue(label, out var p) && p > 0
+                        ? (rps / p).ToString("0.00", CultureInfo.InvariantCulture) : "–";
+                    md.AppendLine(CultureInfo.InvariantCulture, $"| {label} | {op} ({target}) | {rps / floor:0.00} | {page} |");
                 }
             }
             md.AppendLine();
