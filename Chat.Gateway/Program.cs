@@ -7,6 +7,7 @@ builder.AddGatewayEdge();
 builder.Services.AddReverseProxy()
     .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
     .AddServiceDiscoveryDestinationResolver();
+builder.Services.SkipDataProtectionKeyRingAtStart(); // YARP adds Data Protection again (affinity cookies, unused here)
 
 var app = builder.Build();
 

@@ -39,11 +39,31 @@ public static class AuthenticationExtensions
             .AddJwtBearer();
         builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
             .Configure<IOptions<ChatJwtOptions>>((bearer, chat) => Configure(bearer, chat.Value, allowQueryStringToken));
+        builder.Services.SkipDataProtectionKeyRingAtStart();
 
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(ChatScopes.Read, p => p.RequireAuthenticatedUser().RequireAssertion(ctx => HasScope(ctx, ChatScopes.Read)))
             .AddPolicy(ChatScopes.Write, p => p.RequireAuthenticatedUser().RequireAssertion(ctx => HasScope(ctx, ChatScopes.Write)));
         return builder;
+    }
+
+    /// <summary>
+    /// <c>AddAuthentication</c> brings in ASP.NET Core Data Protection, whose hosted service loads (and on first run
+    /// creates and writes) an XML key ring at start-up. Chat's services take bearer tokens only: nothing protects or
+    /// unprotects data, so the key ring would never be used. Without the hosted service it is loaded on first use,
+    /// i.e. never, which saves ~9 MB of RSS per service (System.Private.Xml and the code that reads the ring) and the
+    /// "keys may not be persisted" warnings in containers (docs/BENCHMARKS.md, idle RSS). Call it again after anything
+    /// else that adds Data Protection (YARP does, for session affinity cookies).
+    /// </summary>
+    public static IServiceCollection SkipDataProtectionKeyRingAtStart(this IServiceCollection services)
+    {
+        var eager = services.Where(d => d.ServiceType == typeof(Microsoft.Extensions.Hosting.IHostedService)
+            && d.ImplementationType?.FullName == "Microsoft.AspNetCore.DataProtection.Internal.DataProtectionHostedService").ToList();
+        foreach (var descriptor in eager)
+        {
+            services.Remove(descriptor);
+        }
+        return services;
     }
 
     private static bool HasScope(AuthorizationHandlerContext context, string scope) =>
