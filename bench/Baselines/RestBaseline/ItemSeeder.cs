@@ -3,7 +3,7 @@ using Npgsql;
 
 namespace Chat.Bench.Baselines.RestBaseline;
 
-/// <summary>Creates and fills <c>bench_items</c> before the server takes requests (idempotent).</summary>
+/// <summary>Creates and fills <c>bench_items</c> and <c>bench_messages</c> (<see cref="PageSeed"/>) before the server takes requests (idempotent).</summary>
 internal sealed class ItemSeeder(NpgsqlDataSource db, IOptions<RestBaselineOptions> options) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -13,6 +13,7 @@ internal sealed class ItemSeeder(NpgsqlDataSource db, IOptions<RestBaselineOptio
             INSERT INTO bench_items (id, title, created_at)
             SELECT i, 'item ' || i, now() FROM generate_series(1, {options.Value.Rows}) AS i
             ON CONFLICT (id) DO NOTHING;
+            {PageSeed.Sql(options.Value.PageConversations)}
             """);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }

@@ -17,7 +17,6 @@ builder.Services.AddSingleton(sp => NpgsqlDataSource.Create(new NpgsqlConnection
     AutoPrepareMinUsages = 2,
 }.ConnectionString));
 builder.Services.AddHostedService<ItemSeeder>();
-builder.Services.AddHostedService<PageSeeder>();
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, BaselineJsonContext.Default));
 
 var app = builder.Build();
