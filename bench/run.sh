@@ -28,6 +28,7 @@
 #                           replica directly, found by its process; give the gateway's URL to go through it)
 #   REPEAT (2)  DURATION (15s)  WARMUP (3s)  STEPS (12)  STEP_FACTOR (1.6)  START_RATE (10)  RATE  SOCKETS (10000)
 #   SHAPES                  the ws shapes to run (default all: "k1-64b k3-64b k100-64b k1-1k")
+#   WS_TARGETS              the ws suite's targets (default "raw signalr chat chat-direct")
 #   PROVIDER_TTFT_MS        the local provider's configured time to first token (for the openai suite's overhead line)
 #   OUT                     results directory (default bench/results/<suite>-<UTC time>)
 #   LATENCY_URL             where the latency suite's Chat sockets go (default the gateway; http://replica: one replica)
@@ -123,7 +124,7 @@ run_ws() {
   for rep in $(seq "$REPEAT"); do
     for shape in "${WS_SHAPES[@]}"; do
       read -r label n k bytes <<<"$shape"
-      for target in raw signalr chat chat-direct; do step_run "$target" "$label" "$n" "$k" "$bytes"; done
+      for target in ${WS_TARGETS:-raw signalr chat chat-direct}; do step_run "$target" "$label" "$n" "$k" "$bytes"; done
     done
   done
 }
