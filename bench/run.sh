@@ -62,7 +62,8 @@ mkdir -p "$OUT"
 
 echo "building Release (load tool and baselines)…"
 dotnet build bench/Chat.Bench -c Release -nologo -v quiet -clp:ErrorsOnly   # builds the baseline servers too
-bench() { dotnet bench/Chat.Bench/bin/Release/net10.0/Chat.Bench.dll "$@" --out "$OUT"; }
+BENCH=(dotnet bench/Chat.Bench/bin/Release/net10.0/Chat.Bench.dll)
+bench() { "${BENCH[@]}" "$@" --out "$OUT"; }
 need_chat() {
   [ -n "${CHAT_BENCH_SIGNING_KEY:-}" ] || { echo "CHAT_BENCH_SIGNING_KEY is not set (the key ./run.sh was started with)"; exit 2; }
   curl -fsS "$CHAT_GATEWAY/api/health" >/dev/null || { echo "Chat does not answer at $CHAT_GATEWAY: start it with ./run.sh"; exit 2; }
@@ -91,7 +92,7 @@ load() {
   ( while true; do pin_servers; sleep 0.2; done ) &
   local pinner=$! rc=0
   pin_servers
-  taskset -c 1 dotnet bench/Chat.Bench/bin/Release/net10.0/Chat.Bench.dll "$@" --out "$OUT" || rc=$?
+  taskset -c 1 "${BENCH[@]}" "$@" --out "$OUT" || rc=$?
   kill "$pinner"; wait "$pinner" 2>/dev/null || true
   return "$rc"
 }

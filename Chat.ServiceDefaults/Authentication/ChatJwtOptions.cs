@@ -26,7 +26,6 @@ public sealed class ChatJwtOptions
     public string? SigningKey { get; set; }
 
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
-
 }
 
 /// <summary>

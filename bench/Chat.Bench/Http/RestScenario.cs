@@ -102,15 +102,15 @@ public sealed class RestScenario(RestOptions options)
             {
                 foreach (var op in options.Operations)
                 {
-                    HttpLoad.Operation operation = op switch
+                    (string Name, HttpLoad.Operation Run) operation = op switch
                     {
-                        "pk" => async (_, token) => await SendAsync(http, HttpMethod.Get, $"/items/{Random.Shared.Next(1, options.Rows + 1)}", null, null, token),
+                        "pk" => ("pk-select", async (_, token) => await SendAsync(http, HttpMethod.Get, $"/items/{Random.Shared.Next(1, options.Rows + 1)}", null, null, token)),
                         // The history page's floor: the same rows and JSON as Chat's `history` op, without Chat.
-                        "page" => async (_, token) => await SendAsync(http, HttpMethod.Get,
-                            $"/conversations/{Random.Shared.Next(1, PageConversations + 1)}/messages?limit=50", null, null, token),
+                        "page" => ("page-select", async (_, token) => await SendAsync(http, HttpMethod.Get,
+                            $"/conversations/{Random.Shared.Next(1, PageConversations + 1)}/messages?limit=50", null, null, token)),
                         _ => throw new UsageException($"Unknown baseline operation '{op}' (pk, page)."),
                     };
-                    results.Add(await HttpLoad.RunAsync(op == "pk" ? "pk-select" : "page-select", options.Concurrency, options.Warmup, options.Duration, operation, sampler, ct));
+                    results.Add(await HttpLoad.RunAsync(operation.Name, options.Concurrency, options.Warmup, options.Duration, operation.Run, sampler, ct));
                 }
             }
             else
