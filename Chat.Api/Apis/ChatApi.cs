@@ -36,7 +36,7 @@ public static class ChatApi
         if (conversationId is null)
         {
             var title = ConversationService.TitleFrom(request.Message!);
-            created = new(await conversations.CreateAsync(new CreateConversationRequest(title, request.Model, request.Provider, null), cancellationToken), HasHistory: false);
+            created = new(conversations.New(new CreateConversationRequest(title, request.Model, request.Provider, null)), HasHistory: false);
             conversationId = created.Conversation.Id;
         }
 

@@ -84,10 +84,13 @@ public static class OpenAiApi
         }
         else
         {
-            var title = ConversationService.TitleFrom(last);
-            created = new(await conversations.CreateAsync(new CreateConversationRequest(title, request.Model, null, system), cancellationToken), turns.Count > 1);
+            // A first turn is stored with the conversation in one statement; earlier turns go in first, in one batch.
+            created = new(conversations.New(new CreateConversationRequest(ConversationService.TitleFrom(last), request.Model, null, system)), turns.Count > 1);
             conversationId = created.Conversation.Id;
-            await replies.ImportTurnsAsync(conversationId, turns.Take(turns.Count - 1), cancellationToken);
+            if (created.HasHistory)
+            {
+                await replies.ImportTurnsAsync(created.Conversation, turns.Take(turns.Count - 1), cancellationToken);
+            }
         }
         http.Response.Headers[ConversationHeader] = conversationId.ToString("D");
 

@@ -36,20 +36,27 @@ public sealed class ConversationService(
 
     public async Task<Conversation> CreateAsync(CreateConversationRequest request, CancellationToken cancellationToken)
     {
-        var conversation = new Conversation
-        {
-            Id = Guid.CreateVersion7(),
-            TenantId = scope.TenantId ?? throw new InvalidOperationException("No tenant in the data scope."),
-            UserId = scope.UserId ?? throw new InvalidOperationException("No user in the data scope."),
-            Title = Blank(request.Title),
-            Model = Blank(request.Model),
-            Provider = Blank(request.Provider),
-            SystemPrompt = Blank(request.SystemPrompt),
-        };
+        var conversation = New(request);
         db.Conversations.Add(conversation);
         await db.SaveChangesAsync(cancellationToken);
         return conversation;
     }
+
+    /// <summary>
+    /// A conversation of the caller, not yet stored: a request that starts a conversation with a message stores it
+    /// together with that message (<see cref="ReplyService.StartAsync"/>, one statement), so a refused message leaves
+    /// no empty conversation behind. Its database-made values (timestamps, counters) are not set.
+    /// </summary>
+    public Conversation New(CreateConversationRequest request) => new()
+    {
+        Id = Guid.CreateVersion7(),
+        TenantId = scope.TenantId ?? throw new InvalidOperationException("No tenant in the data scope."),
+        UserId = scope.UserId ?? throw new InvalidOperationException("No user in the data scope."),
+        Title = Blank(request.Title),
+        Model = Blank(request.Model),
+        Provider = Blank(request.Provider),
+        SystemPrompt = Blank(request.SystemPrompt),
+    };
 
     public Task<Conversation?> GetAsync(Guid id, CancellationToken cancellationToken) =>
         db.Conversations.AsNoTracking().FirstOrDefaultAsync(c => c.Id == id, cancellationToken);

@@ -38,18 +38,30 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
     /// only if the user row went in. The reply is stamped one microsecond after the message, so (created_at, id)
     /// always orders them. The message is stored once per <paramref name="clientMessageId"/>: concurrent identical
     /// posts race on the unique index <c>ux_chat_messages_client_message_id</c> through <c>ON CONFLICT DO NOTHING</c>;
-    /// exactly one inserts, every other waits for it to commit and then reads the rows it made.
+    /// exactly one inserts, every other waits for it to commit and then reads the rows it made. With
+    /// <paramref name="newConversation"/> (from <see cref="ConversationService.New"/>) the same statement inserts the
+    /// conversation first, so a conversation started by a message costs no round trip of its own.
     /// </summary>
     public async Task<AppendResult> AppendTurnAsync(
-        Guid conversationId, Guid messageId, string content, string? clientMessageId, ReplyPlaceholder? reply, CancellationToken cancellationToken)
+        Guid conversationId, Guid messageId, string content, string? clientMessageId, ReplyPlaceholder? reply, CancellationToken cancellationToken,
+        Conversation? newConversation = null)
     {
         // Without a reply the second insert selects no row (its values are then placeholders of the right types).
         var withReply = reply is not null;
+        var conversation = newConversation ?? new Conversation { Id = conversationId, TenantId = "", UserId = "" };
+        var insertConversation = newConversation is not null;
         List<Message> rows;
         try
         {
+            // c inserts the conversation only when asked (its WHERE), and u reads nothing from it: the foreign key is
+            // checked at the end of the statement, after every insert in it.
             rows = await db.Messages.FromSqlInterpolated($"""
-                    WITH u AS (
+                    WITH c AS (
+                        INSERT INTO chat_conversations (id, tenant_id, user_id, title, model, provider, system_prompt)
+                        SELECT {conversation.Id}, {conversation.TenantId}, {conversation.UserId}, {conversation.Title},
+                               {conversation.Model}, {conversation.Provider}, {conversation.SystemPrompt}
+                        WHERE {insertConversation}),
+                    u AS (
                         INSERT INTO chat_messages (id, conversation_id, tenant_id, user_id, role, content, status, client_message_id)
                         VALUES ({messageId}, {conversationId}, {scope.TenantId}, {scope.UserId}, 'user', {content}, 'completed', {clientMessageId})
                         ON CONFLICT (conversation_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING

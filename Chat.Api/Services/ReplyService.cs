@@ -31,8 +31,10 @@ public enum ReplyOutcome
 }
 
 /// <summary>
-/// A conversation the same request has just created, handed to <see cref="ReplyService.StartAsync"/> so it is not read
-/// back; <paramref name="HasHistory"/> says whether turns were imported into it (else its history is not read either).
+/// A conversation the same request starts, handed to <see cref="ReplyService.StartAsync"/> so it is not read back.
+/// <paramref name="HasHistory"/>: it is already stored, with the turns the client brought
+/// (<see cref="ReplyService.ImportTurnsAsync"/>); else it is new (<see cref="ConversationService.New"/>), stored by the
+/// same statement as its first message, and has no history to read.
 /// </summary>
 public sealed record NewConversation(Conversation Conversation, bool HasHistory);
 
@@ -46,9 +48,11 @@ public sealed record ReplyStart(
 
 /// <summary>
 /// Turns a user's message into a reply: routes to a model, builds the context from the conversation's history plus
-/// the new message, stores the message (idempotently) together with the assistant message in status
-/// <c>streaming</c>, and queues the generation. The queue's worker runs it whatever happens to the caller; frames go
-/// to Redis as it streams. Nothing is stored when the route or the context fails.
+/// the new message, queues the generation, and stores the message (idempotently) together with the assistant message
+/// in status <c>streaming</c> — and, for a conversation the message starts, the conversation — in one statement. The
+/// queued generation calls its provider at once but publishes nothing until that statement has committed, and is
+/// dropped if it did not. The queue's worker runs it whatever happens to the caller; frames go to Redis as it
+/// streams. Nothing is stored when the route or the context fails.
 /// </summary>
 public sealed class ReplyService(
     ChatDbContext db,
@@ -110,38 +114,57 @@ public sealed class ReplyService(
         var placeholder = prepared is null ? null : new ReplyPlaceholder(
             prepared.Job.AssistantMessageId, prepared.Job.GenerationId, prepared.Model.Name, prepared.Model.Provider,
             [.. prepared.Context.IncludedMessageIds], prepared.Context.PromptTokens);
-        var appended = await messages.AppendTurnAsync(conversationId, messageId, content, clientMessageId, placeholder, cancellationToken);
-        switch (appended.Outcome)
+        // The generation is queued before the store, gated on it (GenerationJob.Persisted): the provider's request
+        // overlaps the commit, and nothing is streamed or stored for the reply unless the commit succeeds.
+        var persisted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<GenerationOutcome>? completion = null;
+        var queued = prepared is not null && queue.TryEnqueue(prepared.Job with { Persisted = persisted.Task }, out completion);
+        try
         {
-            case AppendOutcome.NotFound:
-                return new ReplyStart(ReplyOutcome.NotFound);
-            case AppendOutcome.Existing:
-                return new ReplyStart(ReplyOutcome.Existing, appended.Message, appended.Assistant);
-        }
+            // Once a job waits on it, the store runs to its end whatever the caller does: it decides the job's fate.
+            var appended = await messages.AppendTurnAsync(conversationId, messageId, content, clientMessageId, placeholder,
+                queued ? CancellationToken.None : cancellationToken,
+                newConversation: created is { HasHistory: false } ? created.Conversation : null);
+            switch (appended.Outcome)
+            {
+                case AppendOutcome.NotFound:
+                    return new ReplyStart(ReplyOutcome.NotFound);
+                case AppendOutcome.Existing:
+                    return new ReplyStart(ReplyOutcome.Existing, appended.Message, appended.Assistant);
+            }
 
-        var user = appended.Message!;
-        if (prepared is null)
-        {
-            return new ReplyStart(ReplyOutcome.Stored, user);
+            var user = appended.Message!;
+            if (prepared is null)
+            {
+                return new ReplyStart(ReplyOutcome.Stored, user);
+            }
+            var assistant = appended.Assistant!;
+            if (!queued)
+            {
+                await db.Messages.Where(m => m.Id == assistant.Id).ExecuteUpdateAsync(set => set
+                    .SetProperty(m => m.Status, MessageStatus.Failed)
+                    .SetProperty(m => m.ErrorCode, "queue_full"), cancellationToken);
+                return new ReplyStart(ReplyOutcome.QueueFull, user);
+            }
+            persisted.SetResult();
+            return new ReplyStart(ReplyOutcome.Started, user, assistant, completion);
         }
-        var assistant = appended.Assistant!;
-        var job = prepared.Job;
-        if (!queue.TryEnqueue(job, out var completion))
+        finally
         {
-            await db.Messages.Where(m => m.Id == assistant.Id).ExecuteUpdateAsync(set => set
-                .SetProperty(m => m.Status, MessageStatus.Failed)
-                .SetProperty(m => m.ErrorCode, "queue_full"), cancellationToken);
-            return new ReplyStart(ReplyOutcome.QueueFull, user);
+            // Not stored (refused, or the store threw): the queued job is dropped without a frame or a write.
+            persisted.TrySetCanceled(CancellationToken.None);
         }
-        return new ReplyStart(ReplyOutcome.Started, user, assistant, completion);
     }
 
     /// <summary>
-    /// Stores earlier turns a client brings along (the OpenAI-compatible surface sends whole histories) as completed
-    /// messages of a conversation it just created, in order, so the reply's context is built from stored rows.
+    /// Stores a new conversation (<see cref="ConversationService.New"/>) with the earlier turns a client brings along
+    /// (the OpenAI-compatible surface sends whole histories) as completed messages, in order and in one batch, so the
+    /// reply's context is built from stored rows.
     /// </summary>
-    public async Task ImportTurnsAsync(Guid conversationId, IEnumerable<HistoryMessage> turns, CancellationToken cancellationToken)
+    public async Task ImportTurnsAsync(Conversation conversation, IEnumerable<HistoryMessage> turns, CancellationToken cancellationToken)
     {
+        var conversationId = conversation.Id;
+        db.Conversations.Add(conversation);
         var at = DateTimeOffset.UtcNow.AddSeconds(-1);
         foreach (var turn in turns)
         {

@@ -30,4 +30,7 @@ internal static partial class LlmLog
 
     [LoggerMessage(EventId = 4009, Level = LogLevel.Information, Message = "LLM providers: {Providers}; default {Provider}/{Model}")]
     public static partial void ProvidersConfigured(ILogger logger, string providers, string provider, string model);
+
+    [LoggerMessage(EventId = 4010, Level = LogLevel.Information, Message = "Generation {GenerationId} dropped: its messages were not stored")]
+    public static partial void NotStored(ILogger logger, Guid generationId);
 }

@@ -17,6 +17,13 @@ public sealed record GenerationJob
     public int? MaxOutputTokens { get; init; }
 
     public float? Temperature { get; init; }
+
+    /// <summary>
+    /// Completes once the messages this generation answers and writes to are committed. The runner starts the
+    /// provider's stream at once, so its connection and time to first token overlap the commit, but publishes and
+    /// stores nothing before this completes; if it faults or is cancelled the job is dropped, with no frame and no write.
+    /// </summary>
+    public Task Persisted { get; init; } = Task.CompletedTask;
 }
 
 public enum GenerationStatus

@@ -30,6 +30,9 @@ public sealed class GenerationRunner(
     private static readonly ActivitySource s_activity = new(ActivitySourceName);
     private static readonly TimeSpan s_storeTimeout = TimeSpan.FromSeconds(15);
 
+    /// <summary>The error code of a job dropped because its messages were not stored (<see cref="GenerationJob.Persisted"/>).</summary>
+    public const string NotStoredCode = "not_stored";
+
     private readonly GenerationOptions _settings = options.Value.Generation;
     private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
 
@@ -81,6 +84,21 @@ public sealed class GenerationRunner(
             MessageId = job.AssistantMessageId,
         };
 
+        // The primary route's request goes out now, so the provider's connection and time to first token overlap the
+        // commit of the messages this generation answers; nothing is published or stored before that commit.
+        using var earlyCancel = CancellationTokenSource.CreateLinkedTokenSource(token);
+        var early = job.Persisted.IsCompletedSuccessfully ? null : EarlyStream.Start(registry, primary, job.Messages, OptionsFor(job, primary), earlyCancel);
+        try
+        {
+            await job.Persisted;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            await (early?.AbandonAsync() ?? ValueTask.CompletedTask);
+            LlmLog.NotStored(logger, job.GenerationId);
+            return Outcome(GenerationStatus.Cancelled, NotStoredCode, "The messages of the generation were not stored.");
+        }
+
         GenerationOutcome outcome;
         try
         {
@@ -98,15 +116,11 @@ public sealed class GenerationRunner(
             foreach (var candidate in job.Route.Candidates)
             {
                 used = candidate;
-                var chatOptions = new ChatOptions
-                {
-                    ModelId = candidate.Name,
-                    MaxOutputTokens = job.MaxOutputTokens ?? candidate.MaxOutputTokens,
-                    Temperature = job.Temperature,
-                };
+                var updates = (ReferenceEquals(candidate, primary) ? early?.TryTake() : null)
+                    ?? registry.GetClient(candidate).GetStreamingResponseAsync(job.Messages, OptionsFor(job, candidate), token);
                 try
                 {
-                    await foreach (var update in registry.GetClient(candidate).GetStreamingResponseAsync(job.Messages, chatOptions, token))
+                    await foreach (var update in updates.WithCancellation(token))
                     {
                         foreach (var u in update.Contents.OfType<UsageContent>())
                         {
@@ -201,10 +215,22 @@ public sealed class GenerationRunner(
             await FinishSafelyAsync(job, startedPublished, FailedFrame(Frame(FrameTypes.Failed), outcome), store.FailAsync, outcome);
         }
 
+        finally
+        {
+            await (early?.AbandonAsync() ?? ValueTask.CompletedTask);
+        }
+
         activity?.SetTag("chat.generation.status", outcome.Status.ToString().ToLowerInvariant());
         LlmLog.GenerationEnded(logger, job.GenerationId, outcome.Status.ToString(), outcome.Provider, outcome.Model, outcome.ChunkCount, outcome.TimeToFirstTokenMs, outcome.DurationMs);
         return outcome;
     }
+
+    private static ChatOptions OptionsFor(GenerationJob job, ModelDescriptor candidate) => new()
+    {
+        ModelId = candidate.Name,
+        MaxOutputTokens = job.MaxOutputTokens ?? candidate.MaxOutputTokens,
+        Temperature = job.Temperature,
+    };
 
     private static GenerationFrame FailedFrame(GenerationFrame frame, GenerationOutcome outcome) =>
         frame with { Model = outcome.Model, Provider = outcome.Provider, Code = outcome.ErrorCode, Message = outcome.ErrorMessage };
@@ -243,6 +269,82 @@ public sealed class GenerationRunner(
         {
             LlmLog.FinishFailed(logger, ex, job.GenerationId);
         }
+    }
+
+    /// <summary>
+    /// The primary route's stream, started before the job's messages are committed: its first update is requested at
+    /// once and handed to the runner's loop by <see cref="TryTake"/>; <see cref="AbandonAsync"/> cancels and disposes it
+    /// if the loop never took it (the job was dropped, or failed before streaming).
+    /// </summary>
+    private sealed class EarlyStream
+    {
+        private readonly IAsyncEnumerator<ChatResponseUpdate> _stream;
+        private readonly Task<bool> _first;
+        private readonly CancellationTokenSource _cancel;
+        private bool _taken;
+
+        private EarlyStream(IAsyncEnumerator<ChatResponseUpdate> stream, CancellationTokenSource cancel)
+        {
+            _stream = stream;
+            _cancel = cancel;
+            _first = MoveNextAsync(stream);
+        }
+
+        public static EarlyStream Start(ProviderRegistry registry, ModelDescriptor route, IReadOnlyList<ChatMessage> messages, ChatOptions options, CancellationTokenSource cancel) =>
+            new(registry.GetClient(route).GetStreamingResponseAsync(messages, options, cancel.Token).GetAsyncEnumerator(cancel.Token), cancel);
+
+        /// <summary>The stream, the first time it is asked for; null after.</summary>
+        public IAsyncEnumerable<ChatResponseUpdate>? TryTake()
+        {
+            if (_taken)
+            {
+                return null;
+            }
+
+            _taken = true;
+            return Rest();
+        }
+
+        private async IAsyncEnumerable<ChatResponseUpdate> Rest()
+        {
+            await using (_stream)
+            {
+                if (!await _first)
+                {
+                    yield break;
+                }
+
+                yield return _stream.Current;
+                while (await _stream.MoveNextAsync())
+                {
+                    yield return _stream.Current;
+                }
+            }
+        }
+
+        public async ValueTask AbandonAsync()
+        {
+            if (_taken)
+            {
+                return;
+            }
+
+            _taken = true;
+            await _cancel.CancelAsync();
+            try
+            {
+                await _first;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // Abandoned on purpose: whatever the provider said no longer matters.
+            }
+
+            await _stream.DisposeAsync();
+        }
+
+        // An async method, so a provider that throws synchronously faults the task instead of the caller.
+        private static async Task<bool> MoveNextAsync(IAsyncEnumerator<ChatResponseUpdate> stream) => await stream.MoveNextAsync();
     }
 
     private static int? ToInt(long? value) => value is null ? null : (int)Math.Min(value.Value, int.MaxValue);

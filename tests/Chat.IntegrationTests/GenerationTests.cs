@@ -177,6 +177,58 @@ public sealed class GenerationTests(ChatAppFixture fixture)
     }
 
     [Fact]
+    public async Task ARefusedFirstMessageLeavesNoConversationBehind()
+    {
+        // The conversation a message starts is stored by the same statement as the message: no message, no conversation.
+        using var response = await _client.SendAsync(HttpMethod.Post, "/api/v1/chat", new { message = "hi", model = "no-such-model" });
+        await ApiTestClient.AssertProblemAsync(response, HttpStatusCode.BadRequest, "model_not_found");
+
+        using var openAi = await _client.SendAsync(HttpMethod.Post, "/v1/chat/completions",
+            new { model = "no-such-model", messages = new[] { new { role = "user", content = "hi" } } });
+        Assert.Equal(HttpStatusCode.NotFound, openAi.StatusCode);
+
+        Assert.Equal(0L, await ApiTestClient.ScalarAsync<long>(fixture,
+            "SELECT count(*) FROM chat_conversations WHERE tenant_id = @t AND user_id = @u", ("t", _client.TenantId), ("u", _client.UserId)));
+    }
+
+    [Fact]
+    public async Task OpenAiHistoryIsStoredBeforeTheReplyInOrder()
+    {
+        using var response = await _client.SendAsync(HttpMethod.Post, "/v1/chat/completions", new
+        {
+            model = "chat-dev",
+            messages = new object[]
+            {
+                new { role = "system", content = "Be brief." },
+                new { role = "user", content = "first question" },
+                new { role = "assistant", content = "first answer" },
+                new { role = "user", content = "second question" },
+            },
+        });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var id = Guid.Parse(response.Headers.GetValues("X-Chat-Conversation-Id").Single());
+
+        await using var db = await ApiTestClient.OpenDatabaseAsync(fixture);
+        await using var command = new Npgsql.NpgsqlCommand(
+            "SELECT role, content, status FROM chat_messages WHERE conversation_id = @id ORDER BY created_at, id", db);
+        command.Parameters.AddWithValue("id", id);
+        var rows = new List<(string Role, string Content, string Status)>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                rows.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2)));
+            }
+        }
+        Assert.Equal(["user", "assistant", "user", "assistant"], rows.Select(r => r.Role));
+        Assert.Equal(["first question", "first answer", "second question"], rows.Take(3).Select(r => r.Content));
+        Assert.Contains("second question", rows[3].Content, StringComparison.Ordinal);
+        Assert.All(rows, r => Assert.Equal("completed", r.Status));
+        Assert.Equal(4, await ApiTestClient.ScalarAsync<int>(fixture, "SELECT message_count FROM chat_conversations WHERE id = @id", ("id", id)));
+        Assert.Equal("Be brief.", await ApiTestClient.ScalarAsync<string>(fixture, "SELECT system_prompt FROM chat_conversations WHERE id = @id", ("id", id)));
+    }
+
+    [Fact]
     public async Task ModelsListTheLocalDevelopmentModel()
     {
         using var response = await _client.SendAsync(HttpMethod.Get, "/api/v1/models");

@@ -290,6 +290,70 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
     }
 
     [Fact]
+    public async Task TheProviderIsCalledBeforeTheCommitButNothingIsPublishedOrStoredUntilIt()
+    {
+        var config = TestConfig.Fast().WithProvider("primary", ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/"));
+        config["Llm:DefaultProvider"] = "primary";
+        await using var host = await LlmHost.StartAsync(config, redis.Redis);
+        var stored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var job = Job(host) with { Persisted = stored.Task };
+        await using var collector = await FrameCollector.StartAsync(redis.Redis, job.ConversationId);
+
+        var completion = await host.Get<GenerationQueue>().EnqueueAsync(job, CancellationToken.None);
+        await WaitUntilAsync(() => _upstream.Requests == 1);
+        await Task.Delay(200);
+        Assert.Empty(collector.Frames);
+        Assert.False(await redis.Redis.GetDatabase().KeyExistsAsync(RedisKeys.GenerationStream(job.GenerationId)));
+        Assert.Empty(host.Store.For(job.GenerationId));
+        Assert.False(completion.IsCompleted);
+
+        stored.SetResult();
+        var outcome = await completion.WaitAsync(s_wait);
+        await collector.Terminal;
+
+        Assert.Equal(GenerationStatus.Completed, outcome.Status);
+        Assert.Equal("Hello from the upstream", outcome.Text);
+        AssertConsecutive(collector.Frames.ToList(), FrameTypes.Completed);
+        Assert.Equal(["streaming", "completed"], host.Store.For(job.GenerationId).Select(c => c.Call));
+        Assert.Equal(1, _upstream.Requests);
+    }
+
+    [Fact]
+    public async Task AJobWhoseMessagesWereNotStoredIsDroppedWithoutAFrameOrAWrite()
+    {
+        var config = TestConfig.Fast().WithProvider("primary", ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/"));
+        config["Llm:DefaultProvider"] = "primary";
+        await using var host = await LlmHost.StartAsync(config, redis.Redis);
+        // The provider stalls after its first event: dropping the job must not wait for it.
+        _upstream.Enqueue(new StreamReply([], StreamEnd.Stall));
+        var stored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var job = Job(host) with { Persisted = stored.Task };
+        await using var collector = await FrameCollector.StartAsync(redis.Redis, job.ConversationId);
+
+        var completion = await host.Get<GenerationQueue>().EnqueueAsync(job, CancellationToken.None);
+        await WaitUntilAsync(() => _upstream.Requests == 1);
+        stored.SetCanceled();
+        var outcome = await completion.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(GenerationStatus.Cancelled, outcome.Status);
+        Assert.Equal(GenerationRunner.NotStoredCode, outcome.ErrorCode);
+        Assert.Equal("", outcome.Text);
+        await Task.Delay(200);
+        Assert.Empty(collector.Frames);
+        Assert.False(await redis.Redis.GetDatabase().KeyExistsAsync(RedisKeys.GenerationStream(job.GenerationId)));
+        Assert.Empty(host.Store.For(job.GenerationId));
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        using var timeout = new CancellationTokenSource(s_wait);
+        while (!condition())
+        {
+            await Task.Delay(10, timeout.Token);
+        }
+    }
+
+    [Fact]
     public async Task CancelArrivingBeforeTheJobStartsIsApplied()
     {
         await using var host = await LlmHost.StartAsync(TestConfig.Fast(), redis.Redis);
