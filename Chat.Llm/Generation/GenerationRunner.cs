@@ -116,10 +116,10 @@ public sealed class GenerationRunner(
             foreach (var candidate in job.Route.Candidates)
             {
                 used = candidate;
-                var updates = (ReferenceEquals(candidate, primary) ? early?.TryTake() : null)
-                    ?? registry.GetClient(candidate).GetStreamingResponseAsync(job.Messages, OptionsFor(job, candidate), token);
                 try
                 {
+                    var updates = (ReferenceEquals(candidate, primary) ? early?.TryTake() : null)
+                        ?? registry.GetClient(candidate).GetStreamingResponseAsync(job.Messages, OptionsFor(job, candidate), token);
                     await foreach (var update in updates.WithCancellation(token))
                     {
                         foreach (var u in update.Contents.OfType<UsageContent>())
@@ -214,7 +214,6 @@ public sealed class GenerationRunner(
             outcome = Outcome(GenerationStatus.Failed, "internal_error", "The generation failed.");
             await FinishSafelyAsync(job, startedPublished, FailedFrame(Frame(FrameTypes.Failed), outcome), store.FailAsync, outcome);
         }
-
         finally
         {
             await (early?.AbandonAsync() ?? ValueTask.CompletedTask);
@@ -290,8 +289,19 @@ public sealed class GenerationRunner(
             _first = MoveNextAsync(stream);
         }
 
-        public static EarlyStream Start(ProviderRegistry registry, ModelDescriptor route, IReadOnlyList<ChatMessage> messages, ChatOptions options, CancellationTokenSource cancel) =>
-            new(registry.GetClient(route).GetStreamingResponseAsync(messages, options, cancel.Token).GetAsyncEnumerator(cancel.Token), cancel);
+        /// <summary>Starts the stream, or returns null if the provider refuses at once: the runner's loop then meets that
+        /// refusal where it handles it (falling back to the next route).</summary>
+        public static EarlyStream? Start(ProviderRegistry registry, ModelDescriptor route, IReadOnlyList<ChatMessage> messages, ChatOptions options, CancellationTokenSource cancel)
+        {
+            try
+            {
+                return new(registry.GetClient(route).GetStreamingResponseAsync(messages, options, cancel.Token).GetAsyncEnumerator(cancel.Token), cancel);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                return null;
+            }
+        }
 
         /// <summary>The stream, the first time it is asked for; null after.</summary>
         public IAsyncEnumerable<ChatResponseUpdate>? TryTake()

@@ -319,6 +319,38 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
     }
 
     [Fact]
+    public async Task APrimaryThatFailsBeforeTheCommitStillFallsBackAfterIt()
+    {
+        var config = TestConfig.Fast()
+            .WithProvider("primary", ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/"))
+            .WithProvider("backup", ProviderTypes.Anthropic, _upstream.BaseUri, model: "claude-test");
+        config["Llm:DefaultProvider"] = "primary";
+        config["Llm:Fallback:0"] = "backup";
+        await using var host = await LlmHost.StartAsync(config, redis.Redis);
+        _upstream.Enqueue(new StatusReply(500), new StatusReply(502), new StatusReply(503));
+        var stored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var job = Job(host) with { Persisted = stored.Task };
+        await using var collector = await FrameCollector.StartAsync(redis.Redis, job.ConversationId);
+
+        var completion = await host.Get<GenerationQueue>().EnqueueAsync(job, CancellationToken.None);
+        // Every attempt on the primary fails while the commit is still pending; the backup is not called before it.
+        await WaitUntilAsync(() => _upstream.Requests == 3);
+        await Task.Delay(200);
+        Assert.Equal(3, _upstream.Requests);
+        Assert.Empty(collector.Frames);
+
+        stored.SetResult();
+        var outcome = await completion.WaitAsync(s_wait);
+        await collector.Terminal;
+
+        Assert.Equal(GenerationStatus.Completed, outcome.Status);
+        Assert.Equal("backup", outcome.Provider);
+        Assert.Equal(["primary/gpt-4o-mini (upstream_unavailable)", "backup/claude-test"], outcome.Attempts);
+        AssertConsecutive(collector.Frames.ToList(), FrameTypes.Completed);
+        Assert.Equal(4, _upstream.Requests);
+    }
+
+    [Fact]
     public async Task AJobWhoseMessagesWereNotStoredIsDroppedWithoutAFrameOrAWrite()
     {
         var config = TestConfig.Fast().WithProvider("primary", ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/"));
