@@ -12,8 +12,9 @@ using Microsoft.Extensions.Options;
 namespace Chat.Llm.Generation;
 
 /// <summary>
-/// Runs one generation (the coordinator): marks it streaming, publishes <c>generation.started</c> (seq 0), streams the
-/// route's model — falling back along <see cref="Routing.RoutePlan.Candidates"/> while no text has been produced —
+/// Runs one generation (the coordinator): calls the primary route's model at once, waits until the job's messages are
+/// committed (<see cref="GenerationJob.Persisted"/>; if they were not, the job is dropped with nothing published or
+/// stored), marks it streaming, publishes <c>generation.started</c> (seq 0), streams the route's model — falling back along <see cref="Routing.RoutePlan.Candidates"/> while no text has been produced —
 /// publishing every non-empty delta as a <c>chunk</c> (seq 1..n, one per provider update, no coalescing), then one
 /// terminal frame (seq n+1) and the matching store call. It never throws for a generation failure; the outcome says.
 /// </summary>
