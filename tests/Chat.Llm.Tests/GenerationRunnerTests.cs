@@ -242,13 +242,7 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
     [Fact]
     public async Task FailureBeforeFirstTokenFallsBackToNextProvider()
     {
-        var config = TestConfig.Fast()
-            .WithProvider("primary", ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/"))
-            .WithProvider("backup", ProviderTypes.Anthropic, _upstream.BaseUri, model: "claude-test");
-        config["Llm:DefaultProvider"] = "primary";
-        config["Llm:Fallback:0"] = "backup";
-        await using var host = await LlmHost.StartAsync(config, redis.Redis);
-        _upstream.Enqueue(new StatusReply(500), new StatusReply(502), new StatusReply(503));
+        await using var host = await StartWithFailingPrimaryAsync();
         var job = Job(host);
         await using var collector = await FrameCollector.StartAsync(redis.Redis, job.ConversationId);
 
@@ -295,21 +289,10 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
         var config = TestConfig.Fast().WithProvider("primary", ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/"));
         config["Llm:DefaultProvider"] = "primary";
         await using var host = await LlmHost.StartAsync(config, redis.Redis);
-        var stored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var job = Job(host) with { Persisted = stored.Task };
+        var job = Job(host);
         await using var collector = await FrameCollector.StartAsync(redis.Redis, job.ConversationId);
 
-        var completion = await host.Get<GenerationQueue>().EnqueueAsync(job, CancellationToken.None);
-        await WaitUntilAsync(() => _upstream.Requests == 1);
-        await Task.Delay(200);
-        Assert.Empty(collector.Frames);
-        Assert.False(await redis.Redis.GetDatabase().KeyExistsAsync(RedisKeys.GenerationStream(job.GenerationId)));
-        Assert.Empty(host.Store.For(job.GenerationId));
-        Assert.False(completion.IsCompleted);
-
-        stored.SetResult();
-        var outcome = await completion.WaitAsync(s_wait);
-        await collector.Terminal;
+        var outcome = await RunGatedAsync(host, job, collector, providerRequestsBeforeCommit: 1);
 
         Assert.Equal(GenerationStatus.Completed, outcome.Status);
         Assert.Equal("Hello from the upstream", outcome.Text);
@@ -321,27 +304,12 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
     [Fact]
     public async Task APrimaryThatFailsBeforeTheCommitStillFallsBackAfterIt()
     {
-        var config = TestConfig.Fast()
-            .WithProvider("primary", ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/"))
-            .WithProvider("backup", ProviderTypes.Anthropic, _upstream.BaseUri, model: "claude-test");
-        config["Llm:DefaultProvider"] = "primary";
-        config["Llm:Fallback:0"] = "backup";
-        await using var host = await LlmHost.StartAsync(config, redis.Redis);
-        _upstream.Enqueue(new StatusReply(500), new StatusReply(502), new StatusReply(503));
-        var stored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var job = Job(host) with { Persisted = stored.Task };
+        await using var host = await StartWithFailingPrimaryAsync();
+        var job = Job(host);
         await using var collector = await FrameCollector.StartAsync(redis.Redis, job.ConversationId);
 
-        var completion = await host.Get<GenerationQueue>().EnqueueAsync(job, CancellationToken.None);
         // Every attempt on the primary fails while the commit is still pending; the backup is not called before it.
-        await WaitUntilAsync(() => _upstream.Requests == 3);
-        await Task.Delay(200);
-        Assert.Equal(3, _upstream.Requests);
-        Assert.Empty(collector.Frames);
-
-        stored.SetResult();
-        var outcome = await completion.WaitAsync(s_wait);
-        await collector.Terminal;
+        var outcome = await RunGatedAsync(host, job, collector, providerRequestsBeforeCommit: 3);
 
         Assert.Equal(GenerationStatus.Completed, outcome.Status);
         Assert.Equal("backup", outcome.Provider);
@@ -374,6 +342,43 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
         Assert.Empty(collector.Frames);
         Assert.False(await redis.Redis.GetDatabase().KeyExistsAsync(RedisKeys.GenerationStream(job.GenerationId)));
         Assert.Empty(host.Store.For(job.GenerationId));
+    }
+
+    /// <summary>
+    /// Queues <paramref name="job"/> gated on a commit that has not happened, waits until the upstream has seen
+    /// <paramref name="providerRequestsBeforeCommit"/> requests (and no more), checks that nothing was published or
+    /// stored meanwhile, then lets the commit succeed and returns the outcome once the terminal frame is out.
+    /// </summary>
+    private async Task<GenerationOutcome> RunGatedAsync(LlmHost host, GenerationJob job, FrameCollector collector, int providerRequestsBeforeCommit)
+    {
+        var stored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var completion = await host.Get<GenerationQueue>().EnqueueAsync(job with { Persisted = stored.Task }, CancellationToken.None);
+        await WaitUntilAsync(() => _upstream.Requests == providerRequestsBeforeCommit);
+        await Task.Delay(200);
+        Assert.Equal(providerRequestsBeforeCommit, _upstream.Requests);
+        Assert.Empty(collector.Frames);
+        Assert.False(await redis.Redis.GetDatabase().KeyExistsAsync(RedisKeys.GenerationStream(job.GenerationId)));
+        Assert.Empty(host.Store.For(job.GenerationId));
+        Assert.False(completion.IsCompleted);
+
+        stored.SetResult();
+        var outcome = await completion.WaitAsync(s_wait);
+        await collector.Terminal;
+        return outcome;
+    }
+
+    /// <summary>A host routing to "primary" (OpenAI wire format) with "backup" (Anthropic's) as its fallback, and the
+    /// upstream scripted so that every attempt on the primary fails (500, 502, 503).</summary>
+    private async Task<LlmHost> StartWithFailingPrimaryAsync()
+    {
+        var config = TestConfig.Fast()
+            .WithProvider("primary", ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/"))
+            .WithProvider("backup", ProviderTypes.Anthropic, _upstream.BaseUri, model: "claude-test");
+        config["Llm:DefaultProvider"] = "primary";
+        config["Llm:Fallback:0"] = "backup";
+        var host = await LlmHost.StartAsync(config, redis.Redis);
+        _upstream.Enqueue(new StatusReply(500), new StatusReply(502), new StatusReply(503));
+        return host;
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)
