@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Chat.Data;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
@@ -20,8 +21,9 @@ public static class DataExtensions
     public static TBuilder AddChatDatabase<TBuilder>(this TBuilder builder, string? migrationsAssembly = null)
         where TBuilder : IHostApplicationBuilder
     {
-        var connectionString = WithAutoPrepare(builder.Configuration.GetConnectionString(ConnectionName)
-            ?? throw new InvalidOperationException($"Connection string '{ConnectionName}' is missing. Run the service through Chat.AppHost, or set ConnectionStrings__{ConnectionName}."));
+        var connectionString = Tuned(builder.Configuration.GetConnectionString(ConnectionName)
+            ?? throw new InvalidOperationException($"Connection string '{ConnectionName}' is missing. Run the service through Chat.AppHost, or set ConnectionStrings__{ConnectionName}."),
+            keepsNoSessionState: migrationsAssembly is null);
 
         builder.Services.AddPooledDbContextFactory<ChatDbContext>(options => options.UseNpgsql(connectionString, npgsql =>
         {
@@ -38,19 +40,31 @@ public static class DataExtensions
     }
 
     /// <summary>
-    /// Turns on Npgsql's automatic preparation unless the connection string already sets it: the statements a service
-    /// runs on every request (a history page, an insert) are parsed and planned once per connection instead of every
-    /// time, which is most of what PostgreSQL spends on them (docs/BENCHMARKS.md).
+    /// Tunes the connection for Chat's services, unless the connection string already sets the option:
+    /// <list type="bullet">
+    /// <item>Npgsql's automatic preparation: the statements a service runs on every request (a history page, an insert)
+    /// are parsed and planned once per connection instead of every time, which is most of what PostgreSQL spends on
+    /// them (docs/BENCHMARKS.md).</item>
+    /// <item>For a service that keeps no session state (<paramref name="keepsNoSessionState"/>: no SET, temporary
+    /// tables, advisory locks or LISTEN), no reset when a connection goes back to the pool. Npgsql otherwise has the
+    /// server run seven reset statements (RESET ALL, DISCARD TEMP, pg_advisory_unlock_all() …) ahead of the next
+    /// lease's first command: 0.15 ms on every request here (docs/BENCHMARKS.md, fifth pass). The migration worker
+    /// keeps the reset.</item>
+    /// </list>
     /// </summary>
-    internal static string WithAutoPrepare(string connectionString)
+    internal static string Tuned(string connectionString, bool keepsNoSessionState)
     {
+        var given = new DbConnectionStringBuilder { ConnectionString = connectionString };
         var csb = new NpgsqlConnectionStringBuilder(connectionString);
-        if (csb.MaxAutoPrepare != 0)
+        if (csb.MaxAutoPrepare == 0)
         {
-            return connectionString;
+            csb.MaxAutoPrepare = 64;
+            csb.AutoPrepareMinUsages = 2;
         }
-        csb.MaxAutoPrepare = 64;
-        csb.AutoPrepareMinUsages = 2;
+        if (keepsNoSessionState && !given.ContainsKey("No Reset On Close") && !given.ContainsKey("NoResetOnClose"))
+        {
+            csb.NoResetOnClose = true;
+        }
         return csb.ConnectionString;
     }
 

@@ -40,7 +40,7 @@ public sealed class Message
     public DateTimeOffset CreatedAt { get; set; }
 
     /// <summary>Maintained by the database (trigger on update).</summary>
-    public DateTimeOffset UpdatedAt { get; private set; }
+    public DateTimeOffset UpdatedAt { get; init; }
 
     public Conversation? Conversation { get; set; }
 }
