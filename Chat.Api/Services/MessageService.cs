@@ -180,27 +180,28 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
     /// <c>ix_chat_messages_conversation_order</c>, and the items come back oldest first. The conversation must be
     /// visible too (owner and soft-delete filters, in the same statement as an EXISTS): a page with items proves it,
     /// so only an empty page needs <see cref="ConversationService.GetAsync"/> to tell "empty" from "not found".
-    /// The four shapes are compiled once (<c>EF.CompileAsyncQuery</c>):
-    /// a page is the hottest read there is, and building and funcletizing its expression tree on every call was a
-    /// visible share of chat-api's CPU (docs/BENCHMARKS.md).
+    /// <para>
+    /// A page is the hottest read there is, so it is read through Npgsql on the context's connection, straight into
+    /// the response, as one operation of the retrying execution strategy (a transient failure retries the read).
+    /// Through EF Core, even compiled, every value of every row was first copied into EF's buffered reader, which a
+    /// query EF may retry on its own always gets: 11 % of chat-api's CPU per page (docs/BENCHMARKS.md). The owner
+    /// and soft-delete conditions are therefore written out in its SQL (<see cref="MessagePageSql"/>, beside the
+    /// model's query filters); <c>ApiIsolationTests</c> hold them to it.
+    /// </para>
     /// </summary>
     public async Task<(List<MessageResponse> Items, KeysetCursor? Next)> ListAsync(
         Guid conversationId, int limit, KeysetCursor? before, KeysetCursor? after, CancellationToken cancellationToken)
     {
         var take = limit + 1;
-        var rows = new List<MessageResponse>(take);
-        var query = (before, after) switch
+        var (shape, cursor) = (before, after) switch
         {
-            ({ } b, _) when b == KeysetCursor.End => s_last(db, conversationId, take),
-            ({ } b, _) => s_before(db, conversationId, b.At, b.Id, take),
-            (null, { } a) => s_after(db, conversationId, a.At, a.Id, take),
-            _ => s_first(db, conversationId, take),
+            ({ } b, _) when b == KeysetCursor.End => (PageShape.Last, (KeysetCursor?)null),
+            ({ } b, _) => (PageShape.Before, b),
+            (null, { } a) => (PageShape.After, a),
+            _ => (PageShape.First, null),
         };
-        await foreach (var row in query.WithCancellation(cancellationToken))
-        {
-            rows.Add(row);
-        }
-
+        var rows = await db.Database.CreateExecutionStrategy().ExecuteAsync(
+            ct => ReadPageAsync(conversationId, shape, cursor, take, ct), cancellationToken);
         KeysetCursor? next = null;
         if (rows.Count > limit)
         {
@@ -214,37 +215,59 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
         return (rows, next);
     }
 
-    private static readonly Func<ChatDbContext, Guid, int, IAsyncEnumerable<MessageResponse>> s_first =
-        EF.CompileAsyncQuery((ChatDbContext db, Guid conversationId, int take) =>
-            db.Messages.AsNoTracking()
-                .Where(m => m.ConversationId == conversationId && db.Conversations.Any(c => c.Id == conversationId))
-                .OrderBy(m => m.CreatedAt).ThenBy(m => m.Id)
-                .Take(take)
-                .Select(MessageResponse.Projection));
+    private enum PageShape
+    {
+        First,
+        After,
+        Last,
+        Before,
+    }
 
-    private static readonly Func<ChatDbContext, Guid, DateTimeOffset, Guid, int, IAsyncEnumerable<MessageResponse>> s_after =
-        EF.CompileAsyncQuery((ChatDbContext db, Guid conversationId, DateTimeOffset at, Guid id, int take) =>
-            db.Messages.AsNoTracking()
-                .Where(m => m.ConversationId == conversationId && db.Conversations.Any(c => c.Id == conversationId))
-                .Where(m => EF.Functions.GreaterThan(ValueTuple.Create(m.CreatedAt, m.Id), ValueTuple.Create(at, id)))
-                .OrderBy(m => m.CreatedAt).ThenBy(m => m.Id)
-                .Take(take)
-                .Select(MessageResponse.Projection));
+    private static readonly string[] s_pageSql = [MessagePageSql.First, MessagePageSql.After, MessagePageSql.Last, MessagePageSql.Before];
 
-    private static readonly Func<ChatDbContext, Guid, int, IAsyncEnumerable<MessageResponse>> s_last =
-        EF.CompileAsyncQuery((ChatDbContext db, Guid conversationId, int take) =>
-            db.Messages.AsNoTracking()
-                .Where(m => m.ConversationId == conversationId && db.Conversations.Any(c => c.Id == conversationId))
-                .OrderByDescending(m => m.CreatedAt).ThenByDescending(m => m.Id)
-                .Take(take)
-                .Select(MessageResponse.Projection));
+    private async Task<List<MessageResponse>> ReadPageAsync(
+        Guid conversationId, PageShape shape, KeysetCursor? cursor, int take, CancellationToken cancellationToken)
+    {
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await using var command = new NpgsqlCommand(s_pageSql[(int)shape], (NpgsqlConnection)db.Database.GetDbConnection())
+            {
+                Parameters =
+                {
+                    new() { Value = conversationId },
+                    new() { Value = scope.Unrestricted },
+                    Text(scope.TenantId),
+                    Text(scope.UserId),
+                    new() { Value = (long)take },
+                },
+            };
+            if (cursor is { } c)
+            {
+                command.Parameters.Add(new() { Value = c.At });
+                command.Parameters.Add(new() { Value = c.Id });
+            }
 
-    private static readonly Func<ChatDbContext, Guid, DateTimeOffset, Guid, int, IAsyncEnumerable<MessageResponse>> s_before =
-        EF.CompileAsyncQuery((ChatDbContext db, Guid conversationId, DateTimeOffset at, Guid id, int take) =>
-            db.Messages.AsNoTracking()
-                .Where(m => m.ConversationId == conversationId && db.Conversations.Any(c => c.Id == conversationId))
-                .Where(m => EF.Functions.LessThan(ValueTuple.Create(m.CreatedAt, m.Id), ValueTuple.Create(at, id)))
-                .OrderByDescending(m => m.CreatedAt).ThenByDescending(m => m.Id)
-                .Take(take)
-                .Select(MessageResponse.Projection));
+            var page = new List<MessageResponse>(take);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                page.Add(new MessageResponse(
+                    reader.GetGuid(0), reader.GetGuid(1), Enum.Parse<MessageRole>(reader.GetString(2), ignoreCase: true),
+                    reader.GetString(3), Enum.Parse<MessageStatus>(reader.GetString(4), ignoreCase: true),
+                    NullableString(reader, 5), NullableString(reader, 6), NullableString(reader, 7),
+                    reader.IsDBNull(8) ? null : reader.GetGuid(8), reader.IsDBNull(9) ? null : reader.GetGuid(9),
+                    reader.IsDBNull(10) ? null : reader.GetInt32(10), reader.IsDBNull(11) ? null : reader.GetInt32(11),
+                    reader.IsDBNull(12) ? null : reader.GetInt32(12), NullableString(reader, 13),
+                    reader.GetFieldValue<DateTimeOffset>(14)));
+            }
+            return page;
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+
+    private static string? NullableString(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 }

@@ -41,19 +41,15 @@ public sealed class ApiExplainTests(ChatAppFixture fixture, ITestOutputHelper ou
             .OrderByDescending(c => c.LastActivityAt).ThenByDescending(c => c.Id).Take(21).ToListAsync();
         var listPlan = explain.Plans[^1];
 
-        // The history query as MessageService.ListAsync builds it, reading forwards after a cursor.
+        // The history page as MessageService.ListAsync reads it (MessagePageSql, through Npgsql): after a cursor, and
+        // the newest page (latest=true), the same index read backwards.
         var messages = await db.Messages.AsNoTracking().Where(m => m.ConversationId == conversationId)
             .OrderBy(m => m.CreatedAt).ThenBy(m => m.Id).Take(51).ToListAsync();
         var (mAt, mId) = (messages[^2].CreatedAt, messages[^2].Id);
-        await db.Messages.AsNoTracking().Where(m => m.ConversationId == conversationId && db.Conversations.Any(c => c.Id == conversationId))
-            .Where(m => EF.Functions.GreaterThan(ValueTuple.Create(m.CreatedAt, m.Id), ValueTuple.Create(mAt, mId)))
-            .OrderBy(m => m.CreatedAt).ThenBy(m => m.Id).Take(51).ToListAsync();
-        var historyPlan = explain.Plans[^1];
-
-        // The newest page (latest=true): the same index read backwards.
-        await db.Messages.AsNoTracking().Where(m => m.ConversationId == conversationId && db.Conversations.Any(c => c.Id == conversationId))
-            .OrderByDescending(m => m.CreatedAt).ThenByDescending(m => m.Id).Take(51).ToListAsync();
-        var latestPlan = explain.Plans[^1];
+        await using var connection = new NpgsqlConnection(await fixture.ConnectionStringAsync("chatdb"));
+        await connection.OpenAsync();
+        var historyPlan = await explain.ExplainAsync(PageCommand(connection, MessagePageSql.After, conversationId, (mAt, mId)));
+        var latestPlan = await explain.ExplainAsync(PageCommand(connection, MessagePageSql.Last, conversationId, null));
 
         var report = new StringBuilder()
             .AppendLine("== Conversation list (second page) ==").AppendLine(explain.Sql[^4]).AppendLine(listPlan)
@@ -103,6 +99,27 @@ public sealed class ApiExplainTests(ChatAppFixture fixture, ITestOutputHelper ou
         return conversationId;
     }
 
+    private static NpgsqlCommand PageCommand(NpgsqlConnection connection, string sql, Guid conversationId, (DateTimeOffset At, Guid Id)? cursor)
+    {
+        var command = new NpgsqlCommand(sql, connection)
+        {
+            Parameters =
+            {
+                new() { Value = conversationId },
+                new() { Value = false },
+                new() { Value = Tenant },
+                new() { Value = User },
+                new() { Value = 51L },
+            },
+        };
+        if (cursor is { } c)
+        {
+            command.Parameters.Add(new() { Value = c.At });
+            command.Parameters.Add(new() { Value = c.Id });
+        }
+        return command;
+    }
+
     /// <summary>Runs EXPLAIN on each query EF sends (same SQL, same typed parameters), then lets the query run.</summary>
     private sealed class ExplainInterceptor : DbCommandInterceptor
     {
@@ -115,29 +132,35 @@ public sealed class ApiExplainTests(ChatAppFixture fixture, ITestOutputHelper ou
         {
             if (Capture)
             {
-                var npgsql = (NpgsqlCommand)command;
-                await using var explain = new NpgsqlCommand("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING ON) " + npgsql.CommandText, npgsql.Connection);
-                foreach (NpgsqlParameter p in npgsql.Parameters)
-                {
-                    explain.Parameters.Add(p.Clone());
-                }
-                var lines = new StringBuilder();
-                await using (var reader = await explain.ExecuteReaderAsync(cancellationToken))
-                {
-                    while (await reader.ReadAsync(cancellationToken))
-                    {
-                        lines.AppendLine(reader.GetString(0));
-                    }
-                }
-                Plans.Add(lines.ToString());
-                var text = new StringBuilder();
-                foreach (NpgsqlParameter p in npgsql.Parameters)
-                {
-                    text.AppendLine($"-- {p.ParameterName} = {p.Value} ({p.NpgsqlDbType})");
-                }
-                Sql.Add(text.Append(npgsql.CommandText).ToString());
+                await ExplainAsync((NpgsqlCommand)command, cancellationToken);
             }
             return result;
+        }
+
+        /// <summary>EXPLAINs <paramref name="npgsql"/> with its parameters, records plan and SQL, and returns the plan.</summary>
+        public async Task<string> ExplainAsync(NpgsqlCommand npgsql, CancellationToken cancellationToken = default)
+        {
+            await using var explain = new NpgsqlCommand("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING ON) " + npgsql.CommandText, npgsql.Connection);
+            foreach (NpgsqlParameter p in npgsql.Parameters)
+            {
+                explain.Parameters.Add(p.Clone());
+            }
+            var lines = new StringBuilder();
+            await using (var reader = await explain.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    lines.AppendLine(reader.GetString(0));
+                }
+            }
+            Plans.Add(lines.ToString());
+            var text = new StringBuilder();
+            foreach (NpgsqlParameter p in npgsql.Parameters)
+            {
+                text.AppendLine($"-- {p.ParameterName} = {p.Value} ({p.NpgsqlDbType})");
+            }
+            Sql.Add(text.Append(npgsql.CommandText).ToString());
+            return lines.ToString();
         }
     }
 }
