@@ -51,8 +51,7 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
         List<(Guid Id, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)> rows;
         try
         {
-            rows = await db.Database.CreateExecutionStrategy().ExecuteAsync(ct => InsertTurnAsync(
-                conversationId, tenantId, userId, messageId, content, clientMessageId, reply, newConversation, ct), cancellationToken);
+            rows = await InsertTurnAsync(conversationId, tenantId, userId, messageId, content, clientMessageId, reply, newConversation, cancellationToken);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ForeignKeyViolation)
         {
@@ -92,7 +91,7 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
     /// when asked (its WHERE) and u reads nothing from it: the foreign key is checked at the end of the statement,
     /// after every insert in it. Without a reply, a selects no row (its values are then placeholders of the right types).
     /// </summary>
-    private async Task<List<(Guid Id, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)>> InsertTurnAsync(
+    private Task<List<(Guid Id, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)>> InsertTurnAsync(
         Guid conversationId, string tenantId, string userId, Guid messageId, string content, string? clientMessageId,
         ReplyPlaceholder? reply, Conversation? newConversation, CancellationToken cancellationToken)
     {
@@ -115,47 +114,57 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
                 RETURNING id, created_at, updated_at)
             SELECT id, created_at, updated_at FROM u UNION ALL SELECT id, created_at, updated_at FROM a
             """;
-        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
-        await db.Database.OpenConnectionAsync(cancellationToken);
-        try
+        return ReadAsync(Sql, parameters =>
         {
-            await using var command = new NpgsqlCommand(Sql, connection)
-            {
-                Parameters =
-                {
-                    new() { Value = conversationId },
-                    new() { Value = messageId },
-                    new() { Value = tenantId },
-                    new() { Value = userId },
-                    Text(newConversation?.Title),
-                    Text(newConversation?.Model),
-                    Text(newConversation?.Provider),
-                    Text(newConversation?.SystemPrompt),
-                    new() { Value = newConversation is not null },
-                    new() { Value = content },
-                    Text(clientMessageId),
-                    new() { Value = reply?.Id ?? Guid.Empty },
-                    new() { Value = reply?.Model ?? "" },
-                    new() { Value = reply?.Provider ?? "" },
-                    new() { Value = reply?.GenerationId ?? Guid.Empty },
-                    new() { Value = reply?.ContextMessageIds ?? [] },
-                    new() { Value = reply?.ContextTokens ?? 0 },
-                    new() { Value = reply is not null },
-                },
-            };
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            var rows = new List<(Guid, DateTimeOffset, DateTimeOffset)>(2);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                rows.Add((reader.GetGuid(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetFieldValue<DateTimeOffset>(2)));
-            }
-            return rows;
-        }
-        finally
-        {
-            await db.Database.CloseConnectionAsync();
-        }
+            parameters.Add(new() { Value = conversationId });
+            parameters.Add(new() { Value = messageId });
+            parameters.Add(new() { Value = tenantId });
+            parameters.Add(new() { Value = userId });
+            parameters.Add(Text(newConversation?.Title));
+            parameters.Add(Text(newConversation?.Model));
+            parameters.Add(Text(newConversation?.Provider));
+            parameters.Add(Text(newConversation?.SystemPrompt));
+            parameters.Add(new() { Value = newConversation is not null });
+            parameters.Add(new() { Value = content });
+            parameters.Add(Text(clientMessageId));
+            parameters.Add(new() { Value = reply?.Id ?? Guid.Empty });
+            parameters.Add(new() { Value = reply?.Model ?? "" });
+            parameters.Add(new() { Value = reply?.Provider ?? "" });
+            parameters.Add(new() { Value = reply?.GenerationId ?? Guid.Empty });
+            parameters.Add(new() { Value = reply?.ContextMessageIds ?? [] });
+            parameters.Add(new() { Value = reply?.ContextTokens ?? 0 });
+            parameters.Add(new() { Value = reply is not null });
+        }, row => (row.GetGuid(0), row.GetFieldValue<DateTimeOffset>(1), row.GetFieldValue<DateTimeOffset>(2)), 2, cancellationToken);
     }
+
+    /// <summary>
+    /// Runs <paramref name="sql"/> through Npgsql on the context's connection as one operation of its retrying
+    /// execution strategy (a transient failure reruns all of it) and maps each row as it is read: no EF Core query
+    /// pipeline and no buffered copy of the rows. For the statements on every request's path (a message's insert, a
+    /// history page), where those cost as much as the statement (docs/BENCHMARKS.md, fifth pass).
+    /// </summary>
+    private Task<List<T>> ReadAsync<T>(
+        string sql, Action<NpgsqlParameterCollection> bind, Func<NpgsqlDataReader, T> map, int expectedRows, CancellationToken cancellationToken) =>
+        db.Database.CreateExecutionStrategy().ExecuteAsync(async ct =>
+        {
+            await db.Database.OpenConnectionAsync(ct);
+            try
+            {
+                await using var command = new NpgsqlCommand(sql, (NpgsqlConnection)db.Database.GetDbConnection());
+                bind(command.Parameters);
+                var rows = new List<T>(expectedRows);
+                await using var reader = await command.ExecuteReaderAsync(ct);
+                while (await reader.ReadAsync(ct))
+                {
+                    rows.Add(map(reader));
+                }
+                return rows;
+            }
+            finally
+            {
+                await db.Database.CloseConnectionAsync();
+            }
+        }, cancellationToken);
 
     private static NpgsqlParameter Text(string? value) => new() { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text };
 
@@ -200,8 +209,19 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
             (null, { } a) => (PageShape.After, a),
             _ => (PageShape.First, null),
         };
-        var rows = await db.Database.CreateExecutionStrategy().ExecuteAsync(
-            ct => ReadPageAsync(conversationId, shape, cursor, take, ct), cancellationToken);
+        var rows = await ReadAsync(s_pageSql[(int)shape], parameters =>
+        {
+            parameters.Add(new() { Value = conversationId });
+            parameters.Add(new() { Value = scope.Unrestricted });
+            parameters.Add(Text(scope.TenantId));
+            parameters.Add(Text(scope.UserId));
+            parameters.Add(new() { Value = (long)take });
+            if (cursor is { } c)
+            {
+                parameters.Add(new() { Value = c.At });
+                parameters.Add(new() { Value = c.Id });
+            }
+        }, PageRow, take, cancellationToken);
         KeysetCursor? next = null;
         if (rows.Count > limit)
         {
@@ -225,49 +245,13 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
 
     private static readonly string[] s_pageSql = [MessagePageSql.First, MessagePageSql.After, MessagePageSql.Last, MessagePageSql.Before];
 
-    private async Task<List<MessageResponse>> ReadPageAsync(
-        Guid conversationId, PageShape shape, KeysetCursor? cursor, int take, CancellationToken cancellationToken)
-    {
-        await db.Database.OpenConnectionAsync(cancellationToken);
-        try
-        {
-            await using var command = new NpgsqlCommand(s_pageSql[(int)shape], (NpgsqlConnection)db.Database.GetDbConnection())
-            {
-                Parameters =
-                {
-                    new() { Value = conversationId },
-                    new() { Value = scope.Unrestricted },
-                    Text(scope.TenantId),
-                    Text(scope.UserId),
-                    new() { Value = (long)take },
-                },
-            };
-            if (cursor is { } c)
-            {
-                command.Parameters.Add(new() { Value = c.At });
-                command.Parameters.Add(new() { Value = c.Id });
-            }
-
-            var page = new List<MessageResponse>(take);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                page.Add(new MessageResponse(
-                    reader.GetGuid(0), reader.GetGuid(1), Enum.Parse<MessageRole>(reader.GetString(2), ignoreCase: true),
-                    reader.GetString(3), Enum.Parse<MessageStatus>(reader.GetString(4), ignoreCase: true),
-                    NullableString(reader, 5), NullableString(reader, 6), NullableString(reader, 7),
-                    reader.IsDBNull(8) ? null : reader.GetGuid(8), reader.IsDBNull(9) ? null : reader.GetGuid(9),
-                    reader.IsDBNull(10) ? null : reader.GetInt32(10), reader.IsDBNull(11) ? null : reader.GetInt32(11),
-                    reader.IsDBNull(12) ? null : reader.GetInt32(12), NullableString(reader, 13),
-                    reader.GetFieldValue<DateTimeOffset>(14)));
-            }
-            return page;
-        }
-        finally
-        {
-            await db.Database.CloseConnectionAsync();
-        }
-    }
+    /// <summary>A row of <see cref="MessagePageSql"/>, in its column order.</summary>
+    private static MessageResponse PageRow(NpgsqlDataReader row) => new(
+        row.GetGuid(0), row.GetGuid(1), EnumText.Parse<MessageRole>(row.GetString(2)), row.GetString(3),
+        EnumText.Parse<MessageStatus>(row.GetString(4)), NullableString(row, 5), NullableString(row, 6), NullableString(row, 7),
+        row.IsDBNull(8) ? null : row.GetGuid(8), row.IsDBNull(9) ? null : row.GetGuid(9),
+        row.IsDBNull(10) ? null : row.GetInt32(10), row.IsDBNull(11) ? null : row.GetInt32(11),
+        row.IsDBNull(12) ? null : row.GetInt32(12), NullableString(row, 13), row.GetFieldValue<DateTimeOffset>(14));
 
     private static string? NullableString(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 }

@@ -87,8 +87,8 @@ public sealed class GenerationRunner(
 
         // The primary route's request goes out now, so the provider's connection and time to first token overlap the
         // commit of the messages this generation answers; nothing is published or stored before that commit.
-        using var earlyCancel = CancellationTokenSource.CreateLinkedTokenSource(token);
-        var early = job.Persisted.IsCompletedSuccessfully ? null : EarlyStream.Start(registry, primary, job.Messages, OptionsFor(job, primary), earlyCancel);
+        using var earlyCancel = job.Persisted.IsCompletedSuccessfully ? null : CancellationTokenSource.CreateLinkedTokenSource(token);
+        var early = earlyCancel is null ? null : EarlyStream.Start(registry, primary, job.Messages, OptionsFor(job, primary), earlyCancel);
         try
         {
             await job.Persisted;
