@@ -44,6 +44,7 @@ var api = builder.AddProject<Projects.Chat_Api>("chat-api")
     .WithSettingsSection(builder.Configuration, "Messages")
     .WithSettingsSection(builder.Configuration, "Llm")
     .WithLlmProviderKeys(builder)
+    .WithoutProxy()
     .WithHttpHealthCheck("/health");
 
 // Two replicas behind the orchestrator's proxy: every socket may land on either, and resume works on both.
