@@ -29,6 +29,69 @@ public sealed class GenerationStreamReader(IConnectionMultiplexer redis)
     }
 
     /// <summary>
+    /// Every frame of a generation followed in this process (<see cref="GenerationFeed.Open"/>), from seq 0 up to and
+    /// including the terminal one, with no gap: frames the follower fell too far behind for are read back from the replay
+    /// stream. No Redis round trip otherwise. Ends early if nothing arrives within <paramref name="idleLimit"/>.
+    /// </summary>
+    public async IAsyncEnumerable<GenerationFrame> FollowAsync(
+        GenerationFeed.Follower live, TimeSpan idleLimit, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var reader = live.Frames.Reader;
+        long last = -1;
+        while (true)
+        {
+            if (!reader.TryRead(out var next))
+            {
+                bool more;
+                using (var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+                {
+                    idle.CancelAfter(idleLimit);
+                    try
+                    {
+                        more = await reader.WaitToReadAsync(idle.Token);
+                    }
+                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        yield break;
+                    }
+                }
+
+                if (!more)
+                {
+                    yield break;
+                }
+
+                continue;
+            }
+
+            if (next.Seq <= last)
+            {
+                continue;
+            }
+
+            if (next.Seq > last + 1)
+            {
+                // Dropped while this follower lagged: they went to the stream long before the frame in hand.
+                foreach (var missed in await ReadAfterAsync(live.GenerationId, last))
+                {
+                    if (missed.Seq > last && missed.Seq < next.Seq)
+                    {
+                        last = missed.Seq;
+                        yield return missed;
+                    }
+                }
+            }
+
+            last = next.Seq;
+            yield return next;
+            if (next.IsTerminal)
+            {
+                yield break;
+            }
+        }
+    }
+
+    /// <summary>
     /// Every frame after <paramref name="afterSeq"/> up to and including the terminal one, with no gap and no
     /// duplicate: subscribes to the conversation channel first, then replays the stream, then yields live frames
     /// (re-reading the stream if pub/sub ever skips a seq). Ends early if the stream has expired and nothing arrives

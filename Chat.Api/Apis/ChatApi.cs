@@ -41,7 +41,7 @@ public static class ChatApi
         }
 
         var start = await replies.StartAsync(conversationId.Value, request.Message!, request.ClientMessageId,
-            new RouteChoice(request.Model, request.Provider), cancellationToken, created: created);
+            new RouteChoice(request.Model, request.Provider), cancellationToken, created: created, stream: ReplyResponder.Streams(http.Request));
         return await responder.RespondAsync(http, start, $"{ConversationsApi.Prefix}/conversations/{conversationId}/messages", cancellationToken);
     }
 }

@@ -104,7 +104,7 @@ public static class MessagesApi
         }
 
         var start = await replies.StartAsync(id, request.Content!, request.ClientMessageId,
-            new RouteChoice(request.Model, request.Provider), cancellationToken, reply: request.Reply ?? true);
+            new RouteChoice(request.Model, request.Provider), cancellationToken, reply: request.Reply ?? true, stream: ReplyResponder.Streams(http.Request));
         return await responder.RespondAsync(http, start, $"{ConversationsApi.Prefix}/conversations/{id}/messages", cancellationToken);
     }
 

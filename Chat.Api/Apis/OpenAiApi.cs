@@ -95,7 +95,8 @@ public static class OpenAiApi
         http.Response.Headers[ConversationHeader] = conversationId.ToString("D");
 
         var start = await replies.StartAsync(conversationId, last, null, new RouteChoice(request.Model, null), cancellationToken,
-            request.EffectiveMaxTokens, request.Temperature, created: created);
+            request.EffectiveMaxTokens, request.Temperature, created: created, stream: request.Stream == true);
+        using var live = start.Live;
         switch (start.Outcome)
         {
             case ReplyOutcome.NotFound:
@@ -114,7 +115,9 @@ public static class OpenAiApi
         var createdAt = Created();
         if (request.Stream == true)
         {
-            var frames = reader.FollowAsync(conversationId, assistant.GenerationId!.Value, -1, responder.FollowIdleLimit, cancellationToken);
+            var frames = live is null
+                ? reader.FollowAsync(conversationId, assistant.GenerationId!.Value, -1, responder.FollowIdleLimit, cancellationToken)
+                : reader.FollowAsync(live, responder.FollowIdleLimit, cancellationToken);
             try
             {
                 await SseStreaming.WriteChatCompletionChunksAsync(http.Response, frames, assistant.Model ?? request.Model ?? "", createdAt, request.IncludeUsage, cancellationToken);

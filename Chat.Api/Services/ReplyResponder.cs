@@ -25,6 +25,7 @@ public sealed class ReplyResponder(
     public async Task<Results<Created<PostMessageResponse>, Ok<PostMessageResponse>, Accepted<PostMessageResponse>, EmptyHttpResult, ProblemHttpResult>> RespondAsync(
         HttpContext http, ReplyStart start, string messagesPath, CancellationToken cancellationToken)
     {
+        using var live = start.Live;
         switch (start.Outcome)
         {
             case ReplyOutcome.NotFound:
@@ -55,7 +56,7 @@ public sealed class ReplyResponder(
 
         if (SseFormatter.WantsEventStream(http.Request))
         {
-            await FollowAsync(http, started.ConversationId, started.GenerationId!.Value, -1, cancellationToken);
+            await FollowAsync(http, started.ConversationId, started.GenerationId!.Value, -1, cancellationToken, live);
             return TypedResults.Empty;
         }
 
@@ -72,16 +73,24 @@ public sealed class ReplyResponder(
         return TypedResults.Created(location, Body(user, finished));
     }
 
+    /// <summary>Whether <see cref="RespondAsync"/> will stream the reply (SSE): ask <see cref="ReplyService.StartAsync"/> for its frames in process.</summary>
+    public static bool Streams(HttpRequest request) => !WantsAsync(request) && SseFormatter.WantsEventStream(request);
+
     /// <summary>
-    /// Writes a generation's frames after <paramref name="after"/> as SSE until its terminal frame. A client that leaves
-    /// ends only its own stream: the generation goes on and can be followed again with Last-Event-ID.
+    /// Writes a generation's frames after <paramref name="after"/> as SSE until its terminal frame: from
+    /// <paramref name="live"/> when this process runs it for this request, else from Redis. A client that leaves ends only
+    /// its own stream: the generation goes on and can be followed again with Last-Event-ID.
     /// </summary>
-    public async Task FollowAsync(HttpContext http, Guid conversationId, Guid generationId, long after, CancellationToken cancellationToken)
+    public async Task FollowAsync(HttpContext http, Guid conversationId, Guid generationId, long after, CancellationToken cancellationToken,
+        GenerationFeed.Follower? live = null)
     {
         http.Response.Headers["X-Generation-Id"] = generationId.ToString("D");
+        var frames = live is null
+            ? reader.FollowAsync(conversationId, generationId, after, FollowIdleLimit, cancellationToken)
+            : reader.FollowAsync(live, FollowIdleLimit, cancellationToken);
         try
         {
-            await SseStreaming.WriteFramesAsync(http.Response, reader.FollowAsync(conversationId, generationId, after, FollowIdleLimit, cancellationToken), cancellationToken);
+            await SseStreaming.WriteFramesAsync(http.Response, frames, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

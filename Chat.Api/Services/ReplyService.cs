@@ -5,6 +5,7 @@ using Chat.Llm;
 using Chat.Llm.Context;
 using Chat.Llm.Generation;
 using Chat.Llm.Routing;
+using Chat.Messaging;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -38,13 +39,17 @@ public enum ReplyOutcome
 /// </summary>
 public sealed record NewConversation(Conversation Conversation, bool HasHistory);
 
-/// <summary>What <see cref="ReplyService.StartAsync"/> did.</summary>
+/// <summary>
+/// What <see cref="ReplyService.StartAsync"/> did. <paramref name="Live"/>: the started generation's frames in this
+/// process, when the caller asked to stream it; the caller disposes it.
+/// </summary>
 public sealed record ReplyStart(
     ReplyOutcome Outcome,
     Message? UserMessage = null,
     Message? Assistant = null,
     Task<GenerationOutcome>? Completion = null,
-    LlmException? Error = null);
+    LlmException? Error = null,
+    GenerationFeed.Follower? Live = null);
 
 /// <summary>
 /// Turns a user's message into a reply: routes to a model, builds the context from the conversation's history plus
@@ -61,11 +66,16 @@ public sealed class ReplyService(
     GenerationPlanner planner,
     ModelRouter router,
     GenerationQueue queue,
+    GenerationFeed feed,
     IOptions<MessagesOptions> options)
 {
+    /// <summary>
+    /// Stores the message and starts its reply (see the class). With <c>stream</c>, the caller streams the reply from this
+    /// process: a started one comes with <see cref="ReplyStart.Live"/>, its frames handed over as they are produced.
+    /// </summary>
     public async Task<ReplyStart> StartAsync(
         Guid conversationId, string content, string? clientMessageId, RouteChoice request, CancellationToken cancellationToken,
-        int? maxOutputTokens = null, float? temperature = null, bool reply = true, NewConversation? created = null)
+        int? maxOutputTokens = null, float? temperature = null, bool reply = true, NewConversation? created = null, bool stream = false)
     {
         // Route before storing anything, so an unknown model is a clean 4xx that leaves no orphan message.
         var conversation = created?.Conversation
@@ -118,6 +128,8 @@ public sealed class ReplyService(
         // overlaps the commit, and nothing is streamed or stored for the reply unless the commit succeeds.
         var persisted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Task<GenerationOutcome>? completion = null;
+        // Opened before the job is queued, so the follower misses no frame.
+        var live = stream && prepared is not null ? feed.Open(prepared.Job.GenerationId) : null;
         var queued = prepared is not null && queue.TryEnqueue(prepared.Job with { Persisted = persisted.Task }, out completion);
         try
         {
@@ -147,12 +159,15 @@ public sealed class ReplyService(
                 return new ReplyStart(ReplyOutcome.QueueFull, user);
             }
             persisted.SetResult();
-            return new ReplyStart(ReplyOutcome.Started, user, assistant, completion);
+            var started = new ReplyStart(ReplyOutcome.Started, user, assistant, completion, Live: live);
+            live = null;
+            return started;
         }
         finally
         {
             // Not stored (refused, or the store threw): the queued job is dropped without a frame or a write.
             persisted.TrySetCanceled(CancellationToken.None);
+            live?.Dispose();
         }
     }
 

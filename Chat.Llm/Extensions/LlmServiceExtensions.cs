@@ -42,6 +42,7 @@ public static class LlmServiceExtensions
         services.TryAddSingleton<GenerationPlanner>();
         services.TryAddSingleton<GenerationFramePublisher>();
         services.TryAddSingleton<GenerationStreamReader>();
+        services.TryAddSingleton<GenerationFeed>();
         services.TryAddSingleton<GenerationCancellation>();
         services.AddHostedService(sp => sp.GetRequiredService<GenerationCancellation>());
         services.TryAddSingleton<GenerationQueue>();

@@ -16,12 +16,15 @@ namespace Chat.Llm.Generation;
 /// committed (<see cref="GenerationJob.Persisted"/>; if they were not, the job is dropped with nothing published or
 /// stored), marks it streaming, publishes <c>generation.started</c> (seq 0), streams the route's model — falling back along <see cref="Routing.RoutePlan.Candidates"/> while no text has been produced —
 /// publishing every non-empty delta as a <c>chunk</c> (seq 1..n, one per provider update, no coalescing), then one
-/// terminal frame (seq n+1) and the matching store call. It never throws for a generation failure; the outcome says.
+/// terminal frame (seq n+1) and the matching store call. Each frame goes at once to a follower in this process
+/// (<see cref="GenerationFeed"/>) and, in order, to Redis, with one write in flight while the next frame is produced.
+/// It never throws for a generation failure; the outcome says.
 /// </summary>
 public sealed class GenerationRunner(
     ProviderRegistry registry,
     IGenerationStore store,
     GenerationFramePublisher publisher,
+    GenerationFeed feed,
     GenerationCancellation cancellation,
     IOptions<LlmOptions> options,
     ILogger<GenerationRunner> logger,
@@ -56,6 +59,7 @@ public sealed class GenerationRunner(
         FrameUsage? usage = null;
         string? finish = null;
         var used = primary;
+        var outlet = new FrameOutlet(feed, publisher, _settings);
 
         GenerationOutcome Outcome(GenerationStatus status, string? code = null, string? message = null) => new()
         {
@@ -108,7 +112,7 @@ public sealed class GenerationRunner(
                 await store.MarkStreamingAsync(job, storeTimeout.Token);
             }
 
-            await PublishAsync(Frame(FrameTypes.Started) with { Model = primary.Name, Provider = primary.Provider });
+            await outlet.SendAsync(Frame(FrameTypes.Started) with { Model = primary.Name, Provider = primary.Provider });
             startedPublished = true;
             token.ThrowIfCancellationRequested();
 
@@ -143,7 +147,7 @@ public sealed class GenerationRunner(
                         text.Append(delta);
                         seq++;
                         chunks++;
-                        await PublishAsync(Frame(FrameTypes.Chunk) with { Delta = delta });
+                        await outlet.SendAsync(Frame(FrameTypes.Chunk) with { Delta = delta });
                     }
 
                     attempts.Add(candidate.Id);
@@ -176,7 +180,9 @@ public sealed class GenerationRunner(
             finish ??= "stop";
             seq++;
             outcome = Outcome(GenerationStatus.Completed);
-            // Persist before the terminal frame: a client that sees it can read the final message at once.
+            // Every chunk is in Redis, and the message persisted, before the terminal frame: a client that sees it can
+            // read the final message at once.
+            await outlet.DrainAsync();
             try
             {
                 await StoreAsync(store.CompleteAsync, outcome);
@@ -185,7 +191,8 @@ public sealed class GenerationRunner(
             {
                 LlmLog.FinishFailed(logger, ex, job.GenerationId);
             }
-            await PublishAsync(Frame(FrameTypes.Completed) with { Model = used.Name, Provider = used.Provider, FinishReason = finish, Usage = usage });
+            await outlet.SendAsync(Frame(FrameTypes.Completed) with { Model = used.Name, Provider = used.Provider, FinishReason = finish, Usage = usage });
+            await outlet.DrainAsync();
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
@@ -193,19 +200,19 @@ public sealed class GenerationRunner(
             if (registration.CancelRequested)
             {
                 outcome = Outcome(GenerationStatus.Cancelled, "cancelled", "The generation was cancelled.");
-                await FinishSafelyAsync(job, startedPublished, Frame(FrameTypes.Cancelled) with { Model = used.Name, Provider = used.Provider }, store.CancelAsync, outcome);
+                await FinishSafelyAsync(job, outlet, startedPublished, Frame(FrameTypes.Cancelled) with { Model = used.Name, Provider = used.Provider }, store.CancelAsync, outcome);
             }
             else
             {
                 outcome = Outcome(GenerationStatus.Failed, LlmErrorCodes.ServerShutdown, "The server shut down during the generation.");
-                await FinishSafelyAsync(job, startedPublished, FailedFrame(Frame(FrameTypes.Failed), outcome), store.FailAsync, outcome);
+                await FinishSafelyAsync(job, outlet, startedPublished, FailedFrame(Frame(FrameTypes.Failed), outcome), store.FailAsync, outcome);
             }
         }
         catch (LlmException ex)
         {
             seq++;
             outcome = Outcome(GenerationStatus.Failed, ex.Code, ex.Message);
-            await FinishSafelyAsync(job, startedPublished, FailedFrame(Frame(FrameTypes.Failed), outcome), store.FailAsync, outcome);
+            await FinishSafelyAsync(job, outlet, startedPublished, FailedFrame(Frame(FrameTypes.Failed), outcome), store.FailAsync, outcome);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -213,11 +220,12 @@ public sealed class GenerationRunner(
             LlmLog.GenerationFailed(logger, ex, job.GenerationId, "internal_error");
             seq++;
             outcome = Outcome(GenerationStatus.Failed, "internal_error", "The generation failed.");
-            await FinishSafelyAsync(job, startedPublished, FailedFrame(Frame(FrameTypes.Failed), outcome), store.FailAsync, outcome);
+            await FinishSafelyAsync(job, outlet, startedPublished, FailedFrame(Frame(FrameTypes.Failed), outcome), store.FailAsync, outcome);
         }
         finally
         {
             await (early?.AbandonAsync() ?? ValueTask.CompletedTask);
+            await outlet.SettleAsync();
         }
 
         activity?.SetTag("chat.generation.status", outcome.Status.ToString().ToLowerInvariant());
@@ -235,17 +243,24 @@ public sealed class GenerationRunner(
     private static GenerationFrame FailedFrame(GenerationFrame frame, GenerationOutcome outcome) =>
         frame with { Model = outcome.Model, Provider = outcome.Provider, Code = outcome.ErrorCode, Message = outcome.ErrorMessage };
 
-    private Task PublishAsync(GenerationFrame frame) => publisher.PublishAsync(frame, _settings.ReplayWindow, _settings.StreamMaxLength);
-
     private static async Task StoreAsync(Func<GenerationOutcome, CancellationToken, Task> call, GenerationOutcome outcome)
     {
         using var timeout = new CancellationTokenSource(s_storeTimeout);
         await call(outcome, timeout.Token);
     }
 
-    private async Task FinishSafelyAsync(GenerationJob job, bool startedPublished, GenerationFrame terminal, Func<GenerationOutcome, CancellationToken, Task> storeCall, GenerationOutcome outcome)
+    private async Task FinishSafelyAsync(GenerationJob job, FrameOutlet outlet, bool startedPublished, GenerationFrame terminal, Func<GenerationOutcome, CancellationToken, Task> storeCall, GenerationOutcome outcome)
     {
         // Persist first, then end the stream: whoever sees the terminal frame can read the stored message.
+        try
+        {
+            await outlet.DrainAsync();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LlmLog.FinishFailed(logger, ex, job.GenerationId);
+        }
+
         try
         {
             await StoreAsync(storeCall, outcome);
@@ -260,14 +275,49 @@ public sealed class GenerationRunner(
             if (!startedPublished)
             {
                 // The store or Redis failed before seq 0 went out: keep the contract (0, then the terminal frame at 1).
-                await PublishAsync(terminal with { Type = FrameTypes.Started, Seq = 0, Code = null, Message = null });
+                await outlet.SendAsync(terminal with { Type = FrameTypes.Started, Seq = 0, Code = null, Message = null });
             }
 
-            await PublishAsync(terminal);
+            await outlet.SendAsync(terminal);
+            await outlet.DrainAsync();
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             LlmLog.FinishFailed(logger, ex, job.GenerationId);
+        }
+    }
+
+    /// <summary>
+    /// Where a generation's frames go: each to <see cref="GenerationFeed"/> at once, then to Redis in order (the
+    /// multiplexer keeps one connection's commands in the order they are issued). <see cref="SendAsync"/> returns the
+    /// previous frame's write, so one write is in flight while the next frame is produced; a failed write surfaces at the
+    /// next send or at <see cref="DrainAsync"/>.
+    /// </summary>
+    private sealed class FrameOutlet(GenerationFeed feed, GenerationFramePublisher publisher, GenerationOptions settings)
+    {
+        private Task _pending = Task.CompletedTask;
+
+        public Task SendAsync(GenerationFrame frame)
+        {
+            feed.Deliver(frame);
+            var previous = _pending;
+            _pending = publisher.PublishAsync(frame, settings.ReplayWindow, settings.StreamMaxLength);
+            return previous;
+        }
+
+        /// <summary>Waits until every frame sent is in Redis.</summary>
+        public Task DrainAsync() => _pending;
+
+        /// <summary>Observes the last write whatever became of it (its failure was logged or is moot by now).</summary>
+        public async Task SettleAsync()
+        {
+            try
+            {
+                await _pending;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+            }
         }
     }
 

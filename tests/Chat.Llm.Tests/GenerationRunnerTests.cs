@@ -7,6 +7,7 @@ using Chat.Llm.Routing;
 using Chat.Llm.Tests.Infrastructure;
 using Chat.Messaging;
 using Chat.Messaging.Contracts;
+using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 using Xunit.Abstractions;
 
@@ -122,6 +123,82 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
         Assert.Equal("chat-dev", stored.Model);
         Assert.Equal("local", stored.Provider);
         Assert.NotNull(stored.TimeToFirstTokenMs);
+    }
+
+    [Fact]
+    public async Task AFollowerInProcessGetsExactlyTheFramesTheStreamHolds()
+    {
+        await using var host = await LlmHost.StartAsync(TestConfig.Fast(), redis.Redis);
+        var job = Job(host);
+        var feed = host.Get<GenerationFeed>();
+        var live = feed.Open(job.GenerationId);
+
+        var followed = new List<GenerationFrame>();
+        var completion = await host.Get<GenerationQueue>().EnqueueAsync(job, CancellationToken.None);
+        using (var timeout = new CancellationTokenSource(s_wait))
+        {
+            await foreach (var f in host.Get<GenerationStreamReader>().FollowAsync(live, TimeSpan.FromSeconds(5), timeout.Token))
+            {
+                followed.Add(f);
+            }
+        }
+
+        var outcome = await completion.WaitAsync(s_wait);
+        Assert.Equal(GenerationStatus.Completed, outcome.Status);
+        AssertConsecutive(followed, FrameTypes.Completed);
+        Assert.Equal(outcome.Text, string.Concat(followed.Select(f => f.Delta)));
+        // Everything the follower saw is in the replay stream, in the same order and byte for byte.
+        var stored = await host.Get<GenerationStreamReader>().ReadAfterAsync(job.GenerationId, -1);
+        Assert.Equal(stored.Select(f => f.ToJson()), followed.Select(f => f.ToJson()));
+        // The terminal frame let the generation go: it can be followed here again (a second Open would throw otherwise).
+        feed.Open(job.GenerationId).Dispose();
+    }
+
+    [Fact]
+    public async Task AFollowerThatFallsBehindGetsTheDroppedFramesFromTheStreamWithoutGapOrDuplicate()
+    {
+        var config = TestConfig.Fast();
+        config["Llm:Local:MinReplyTokens"] = "60";
+        config["Llm:Local:ChunkTokens"] = "1";
+        await using var host = await LlmHost.StartAsync(config, redis.Redis, services => services.AddSingleton(new GenerationFeed(capacity: 4)));
+        var job = Job(host);
+        using var live = host.Get<GenerationFeed>().Open(job.GenerationId);
+
+        // The follower reads nothing until the generation is over: all but its last four frames were dropped here.
+        var outcome = await RunAsync(host, job);
+        Assert.True(outcome.ChunkCount > 10, $"only {outcome.ChunkCount} chunks");
+        var followed = new List<GenerationFrame>();
+        using (var timeout = new CancellationTokenSource(s_wait))
+        {
+            await foreach (var f in host.Get<GenerationStreamReader>().FollowAsync(live, TimeSpan.FromSeconds(5), timeout.Token))
+            {
+                followed.Add(f);
+            }
+        }
+
+        AssertConsecutive(followed, FrameTypes.Completed);
+        Assert.Equal(outcome.ChunkCount + 2, followed.Count);
+        Assert.Equal(outcome.Text, string.Concat(followed.Select(f => f.Delta)));
+    }
+
+    [Fact]
+    public async Task ADisposedFollowerEndsAndReleasesItsGeneration()
+    {
+        await using var host = await LlmHost.StartAsync(TestConfig.Fast(), redis.Redis);
+        var feed = host.Get<GenerationFeed>();
+        var generationId = Guid.CreateVersion7();
+        var live = feed.Open(generationId);
+        Assert.Throws<InvalidOperationException>(() => feed.Open(generationId));
+
+        live.Dispose();
+        var followed = new List<GenerationFrame>();
+        await foreach (var f in host.Get<GenerationStreamReader>().FollowAsync(live, TimeSpan.FromSeconds(5)))
+        {
+            followed.Add(f);
+        }
+
+        Assert.Empty(followed);
+        feed.Open(generationId).Dispose();
     }
 
     [Fact]

@@ -18,11 +18,12 @@ public static class HttpLoad
     public delegate Task<RequestOutcome> Operation(int worker, CancellationToken ct);
 
     public static async Task<HttpOperationResult> RunAsync(
-        string name, int concurrency, TimeSpan warmup, TimeSpan duration, Operation operation, ProcessSampler sampler, CancellationToken ct)
+        string name, int concurrency, TimeSpan warmup, TimeSpan duration, Operation operation, ProcessSampler sampler, CancellationToken ct,
+        double? providerFirstTokenMs = null)
     {
         await LoopAsync(concurrency, warmup, operation, null, ct);
 
-        var recorder = new Recorder();
+        var recorder = new Recorder((long)Math.Round((providerFirstTokenMs ?? 0) * 1000));
         var before = sampler.Take();
         var started = Stopwatch.GetTimestamp();
         await LoopAsync(concurrency, duration, operation, recorder, ct);
@@ -34,7 +35,8 @@ public static class HttpLoad
             recorder.StatusCodes.ToDictionary(kv => kv.Key.ToString(CultureInfo.InvariantCulture), kv => kv.Value),
             Math.Round(recorder.Succeeded / seconds, 1), recorder.Latency.Summarize(),
             recorder.FirstChunk.Count > 0 ? recorder.FirstChunk.Summarize() : null,
-            sampler.Between(before, after));
+            sampler.Between(before, after),
+            providerFirstTokenMs is null || recorder.FirstChunkOver.Count == 0 ? null : recorder.FirstChunkOver.Summarize());
         Console.WriteLine($"{name} ×{concurrency}: {result.RequestsPerSecond:0.0} ok/s, failed {result.Failed} " +
             $"[{string.Join(' ', result.StatusCodes.Select(kv => kv.Key + ":" + kv.Value))}], latency {result.Latency}" +
             (result.FirstChunk is { } fc ? $", first chunk {fc}" : ""));
@@ -77,13 +79,16 @@ public static class HttpLoad
             });
     }
 
-    private sealed class Recorder
+    /// <param name="providerFirstTokenMicroseconds">Subtracted from each time to first chunk into <see cref="FirstChunkOver"/>:
+    /// what the server adds, at the histogram's resolution for a few milliseconds (16 µs) rather than for the whole.</param>
+    private sealed class Recorder(long providerFirstTokenMicroseconds)
     {
         private long _requests;
         private long _succeeded;
 
         public LatencyHistogram Latency { get; } = new();
         public LatencyHistogram FirstChunk { get; } = new();
+        public LatencyHistogram FirstChunkOver { get; } = new();
         public System.Collections.Concurrent.ConcurrentDictionary<int, long> StatusCodes { get; } = new();
         public long Requests => Interlocked.Read(ref _requests);
         public long Succeeded => Interlocked.Read(ref _succeeded);
@@ -101,6 +106,8 @@ public static class HttpLoad
             if (outcome.FirstChunkTimestamp != 0)
             {
                 FirstChunk.RecordElapsed(start, outcome.FirstChunkTimestamp);
+                var micros = (long)((outcome.FirstChunkTimestamp - start) * 1_000_000.0 / Stopwatch.Frequency);
+                FirstChunkOver.RecordMicroseconds(micros - providerFirstTokenMicroseconds);
             }
         }
     }

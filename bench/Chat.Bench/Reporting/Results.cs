@@ -72,7 +72,8 @@ public sealed record HttpOperationResult(
     double RequestsPerSecond,
     LatencySummary Latency,
     LatencySummary? FirstChunk,
-    IReadOnlyList<ProcessUsage> Processes);
+    IReadOnlyList<ProcessUsage> Processes,
+    LatencySummary? FirstChunkOverProvider = null);
 
 public sealed record HttpRunResult(
     string Kind,

@@ -18,13 +18,15 @@ public sealed class LlmHost : IAsyncDisposable
 
     public RecordingStore Store => Services.GetRequiredService<RecordingStore>();
 
-    public static async Task<LlmHost> StartAsync(Dictionary<string, string?> config, IConnectionMultiplexer redis)
+    /// <summary>Starts the host; <c>configure</c> registers services before <c>AddChatLlm()</c>, which keeps them (e.g. a smaller <c>GenerationFeed</c>).</summary>
+    public static async Task<LlmHost> StartAsync(Dictionary<string, string?> config, IConnectionMultiplexer redis, Action<IServiceCollection>? configure = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, EnvironmentName = "Testing" });
         builder.Configuration.AddInMemoryCollection(config);
         builder.Services.AddSingleton(redis);
         builder.Services.AddSingleton<RecordingStore>();
         builder.Services.AddSingleton<IGenerationStore>(sp => sp.GetRequiredService<RecordingStore>());
+        configure?.Invoke(builder.Services);
         builder.AddChatLlm();
         var host = builder.Build();
         await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(15));
