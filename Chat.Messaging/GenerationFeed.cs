@@ -34,7 +34,8 @@ public sealed class GenerationFeed(int capacity = GenerationFeed.DefaultCapacity
         return follower;
     }
 
-    /// <summary>Gives <paramref name="frame"/> to its generation's follower, if it has one here. Never blocks.</summary>
+    /// <summary>Gives <paramref name="frame"/> to its generation's follower, if it has one here. Never waits; a follower waiting for
+    /// a frame goes on on the caller's thread up to its next await.</summary>
     public void Deliver(GenerationFrame frame)
     {
         if (_followers.IsEmpty || !_followers.TryGetValue(frame.GenerationId, out var follower))
@@ -60,9 +61,15 @@ public sealed class GenerationFeed(int capacity = GenerationFeed.DefaultCapacity
             _feed = feed;
             GenerationId = generationId;
             // Written by one runner, read by one request; a reader that lags by the capacity loses the oldest frames
-            // from here and reads them back from the replay stream (GenerationStreamReader).
-            Frames = Channel.CreateBounded<GenerationFrame>(
-                new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true });
+            // from here and reads them back from the replay stream (GenerationStreamReader). A waiting reader resumes
+            // on the runner's thread, up to its next await (writing the frame to its response), saving a thread hop.
+            Frames = Channel.CreateBounded<GenerationFrame>(new BoundedChannelOptions(capacity)
+            {
+                FullMode = BoundedChannelFullMode.DropOldest,
+                SingleReader = true,
+                SingleWriter = true,
+                AllowSynchronousContinuations = true,
+            });
         }
 
         public Guid GenerationId { get; }

@@ -288,7 +288,7 @@ public sealed class GenerationRunner(
     }
 
     /// <summary>
-    /// Where a generation's frames go: each to <see cref="GenerationFeed"/> at once, then to Redis in order (the
+    /// Where a generation's frames go: each to Redis, in order, and at once to <see cref="GenerationFeed"/> (the
     /// multiplexer keeps one connection's commands in the order they are issued). <see cref="SendAsync"/> returns the
     /// previous frame's write, so one write is in flight while the next frame is produced; a failed write surfaces at the
     /// next send or at <see cref="DrainAsync"/>.
@@ -299,9 +299,11 @@ public sealed class GenerationRunner(
 
         public Task SendAsync(GenerationFrame frame)
         {
-            feed.Deliver(frame);
             var previous = _pending;
+            // Issued first (the commands are queued on the connection before this returns), then handed over: the local
+            // follower may write its response inline, and Redis's followers should not wait for that.
             _pending = publisher.PublishAsync(frame, settings.ReplayWindow, settings.StreamMaxLength);
+            feed.Deliver(frame);
             return previous;
         }
 
