@@ -72,6 +72,17 @@ public static class AuthenticationExtensions
     private static void Configure(JwtBearerOptions bearer, ChatJwtOptions chat, bool allowQueryStringToken)
     {
         bearer.MapInboundClaims = false;
+        if (chat.ValidatedTokenCacheSize > 0)
+        {
+            // After MapInboundClaims, which sets itself on the JsonWebTokenHandler this wraps.
+            for (var i = 0; i < bearer.TokenHandlers.Count; i++)
+            {
+                if (bearer.TokenHandlers[i] is not ValidatedTokenCache)
+                {
+                    bearer.TokenHandlers[i] = new ValidatedTokenCache(bearer.TokenHandlers[i], TimeProvider.System, chat.ValidatedTokenCacheSize);
+                }
+            }
+        }
         bearer.Audience = chat.Audience;
         bearer.TokenValidationParameters.ValidAudience = chat.Audience;
         bearer.TokenValidationParameters.ValidateAudience = true;

@@ -26,6 +26,13 @@ public sealed class ChatJwtOptions
     public string? SigningKey { get; set; }
 
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How many validated tokens each service remembers (<see cref="ValidatedTokenCache"/>): a client's later requests
+    /// skip parsing and the signature check until its token expires, for at most five minutes. 0 validates every
+    /// request in full.
+    /// </summary>
+    public int ValidatedTokenCacheSize { get; set; } = ValidatedTokenCache.DefaultCapacity;
 }
 
 /// <summary>
@@ -48,6 +55,10 @@ public sealed class ChatJwtOptionsValidator : IValidateOptions<ChatJwtOptions>
         if (string.IsNullOrWhiteSpace(options.Audience))
         {
             failures.Add("Set Jwt:Audience.");
+        }
+        if (options.ValidatedTokenCacheSize < 0)
+        {
+            failures.Add("Jwt:ValidatedTokenCacheSize must be 0 (off) or more.");
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -1,0 +1,148 @@
+using System.Security.Claims;
+using System.Text;
+using Chat.ServiceDefaults.Authentication;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Chat.Streaming.Tests;
+
+/// <summary>
+/// The validated-token cache every service's bearer authentication goes through: what it reuses, for how long, and what
+/// it never keeps. Real tokens, validated by the real <see cref="JsonWebTokenHandler"/>.
+/// </summary>
+public sealed class ValidatedTokenCacheTests
+{
+    private static readonly SymmetricSecurityKey s_key = new(Encoding.UTF8.GetBytes(new string('k', 48)));
+
+    private static readonly TokenValidationParameters s_parameters = new()
+    {
+        ValidIssuer = "chat-dev",
+        ValidAudience = "chat",
+        IssuerSigningKey = s_key,
+        ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
+        RequireExpirationTime = true,
+        ClockSkew = TimeSpan.Zero,
+    };
+
+    private static string Token(string subject, DateTime expires, SecurityKey? key = null) =>
+        new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = "chat-dev",
+            Audience = "chat",
+            NotBefore = DateTime.UtcNow.AddMinutes(-1),
+            IssuedAt = DateTime.UtcNow.AddMinutes(-1),
+            Expires = expires,
+            Subject = new ClaimsIdentity([new Claim("sub", subject), new Claim("tenant_id", "t1"), new Claim("scope", "chat.read")]),
+            SigningCredentials = new SigningCredentials(key ?? s_key, SecurityAlgorithms.HmacSha256),
+        });
+
+    [Fact]
+    public async Task AValidTokenIsValidatedOnceAndEachRequestGetsItsOwnIdentity()
+    {
+        var inner = new CountingHandler();
+        var cache = new ValidatedTokenCache(inner, TimeProvider.System);
+        var token = Token("user-1", DateTime.UtcNow.AddHours(1));
+
+        var first = await cache.ValidateTokenAsync(token, s_parameters);
+        var second = await cache.ValidateTokenAsync(token, s_parameters);
+
+        Assert.True(first.IsValid);
+        Assert.True(second.IsValid);
+        Assert.Equal(1, inner.Calls);
+        Assert.Equal("user-1", second.ClaimsIdentity.FindFirst("sub")?.Value);
+        Assert.Equal(first.SecurityToken.ValidTo, second.SecurityToken.ValidTo);
+        // A claim one request adds does not reach the next.
+        second.ClaimsIdentity.AddClaim(new Claim("role", "admin"));
+        var third = await cache.ValidateTokenAsync(token, s_parameters);
+        Assert.Null(third.ClaimsIdentity.FindFirst("role"));
+        Assert.NotSame(second.ClaimsIdentity, third.ClaimsIdentity);
+    }
+
+    [Fact]
+    public async Task AnInvalidTokenIsNeverKept()
+    {
+        var inner = new CountingHandler();
+        var cache = new ValidatedTokenCache(inner, TimeProvider.System);
+        var forged = Token("user-1", DateTime.UtcNow.AddHours(1), new SymmetricSecurityKey(Encoding.UTF8.GetBytes(new string('x', 48))));
+        var valid = Token("user-1", DateTime.UtcNow.AddHours(1));
+        var tampered = valid[..^2] + (valid[^2] == 'A' ? "BB" : "AA");
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.False((await cache.ValidateTokenAsync(forged, s_parameters)).IsValid);
+            Assert.False((await cache.ValidateTokenAsync(tampered, s_parameters)).IsValid);
+        }
+
+        Assert.Equal(6, inner.Calls);
+        Assert.Equal(0, cache.Count);
+    }
+
+    [Fact]
+    public async Task AnExpiredTokenIsValidatedAgainAndRefused()
+    {
+        var cache = new ValidatedTokenCache(new JsonWebTokenHandler(), TimeProvider.System);
+        var expires = DateTime.UtcNow.AddSeconds(2);
+        var token = Token("user-1", expires);
+        Assert.True((await cache.ValidateTokenAsync(token, s_parameters)).IsValid);
+
+        // JWT expiry is in whole seconds: wait until the one the token carries has passed.
+        await Task.Delay(expires.AddSeconds(1.1) - DateTime.UtcNow);
+        var later = await cache.ValidateTokenAsync(token, s_parameters);
+
+        Assert.False(later.IsValid);
+        Assert.IsType<SecurityTokenExpiredException>(later.Exception);
+        Assert.Equal(0, cache.Count);
+    }
+
+    [Fact]
+    public async Task AValidationIsReusedForAtMostFiveMinutes()
+    {
+        var inner = new CountingHandler();
+        var clock = new ManualClock();
+        var cache = new ValidatedTokenCache(inner, clock);
+        var token = Token("user-1", DateTime.UtcNow.AddHours(1));
+
+        await cache.ValidateTokenAsync(token, s_parameters);
+        clock.Advance(ValidatedTokenCache.MaxAge - TimeSpan.FromSeconds(1));
+        await cache.ValidateTokenAsync(token, s_parameters);
+        Assert.Equal(1, inner.Calls);
+
+        clock.Advance(TimeSpan.FromSeconds(2));
+        Assert.True((await cache.ValidateTokenAsync(token, s_parameters)).IsValid);
+        Assert.Equal(2, inner.Calls);
+    }
+
+    [Fact]
+    public async Task ItHoldsNoMoreTokensThanItsCapacity()
+    {
+        var cache = new ValidatedTokenCache(new JsonWebTokenHandler(), TimeProvider.System, capacity: 2);
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.True((await cache.ValidateTokenAsync(Token($"user-{i}", DateTime.UtcNow.AddHours(1)), s_parameters)).IsValid);
+            Assert.InRange(cache.Count, 1, 2);
+        }
+    }
+
+    private sealed class CountingHandler : TokenHandler
+    {
+        private readonly JsonWebTokenHandler _inner = new();
+        private int _calls;
+
+        public int Calls => _calls;
+
+        public override Task<TokenValidationResult> ValidateTokenAsync(string token, TokenValidationParameters validationParameters)
+        {
+            Interlocked.Increment(ref _calls);
+            return _inner.ValidateTokenAsync(token, validationParameters);
+        }
+    }
+
+    private sealed class ManualClock : TimeProvider
+    {
+        private DateTimeOffset _now = DateTimeOffset.UtcNow;
+
+        public void Advance(TimeSpan by) => _now += by;
+
+        public override DateTimeOffset GetUtcNow() => _now;
+    }
+}
