@@ -112,6 +112,15 @@ public sealed class GenerationTests(ChatAppFixture fixture)
         }
         received.Append(e!.Data.GetProperty("delta").GetString());
 
+        // The request streams the reply its own process runs: it reads the frames there, not back through Redis, so
+        // mid-stream nothing subscribes to the conversation's channel (no socket follows it either).
+        await using (var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(await fixture.ConnectionStringAsync("cache")))
+        {
+            var channel = Chat.Messaging.RedisKeys.ConversationChannel(id).ToString();
+            var numsub = (StackExchange.Redis.RedisResult[])(await redis.GetServer(redis.GetEndPoints()[0]).ExecuteAsync("PUBSUB", "NUMSUB", channel))!;
+            Assert.Equal(0L, (long)numsub[1]);
+        }
+
         using (var cancel = await _client.SendAsync(HttpMethod.Post, $"/api/v1/generations/{generationId}/cancel"))
         {
             Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
