@@ -307,8 +307,13 @@ public sealed class GenerationRunner(
             return previous;
         }
 
-        /// <summary>Waits until every frame sent is in Redis.</summary>
-        public Task DrainAsync() => _pending;
+        /// <summary>Waits until every frame sent is in Redis; a failed write surfaces here once, not again at the next send.</summary>
+        public Task DrainAsync()
+        {
+            var pending = _pending;
+            _pending = Task.CompletedTask;
+            return pending;
+        }
 
         /// <summary>Observes the last write whatever became of it (its failure was logged or is moot by now).</summary>
         public async Task SettleAsync()
