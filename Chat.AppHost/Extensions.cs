@@ -105,17 +105,20 @@ internal static partial class AppHostExtensions
         }
     }
 
-    /// <summary>Prints the gateway's URL once it is healthy: the one address a person needs besides the dashboard.</summary>
-    public static void AnnounceWhenReady(this IDistributedApplicationBuilder builder, IResourceBuilder<ProjectResource> gateway)
+    /// <summary>
+    /// Prints the gateway's URL once it is healthy: the one address a person needs besides the dashboard. chat-api's own
+    /// address follows (allocated per run: it is not behind a proxy), for benchmarks that measure the gateway's cost.
+    /// </summary>
+    public static void AnnounceWhenReady(this IDistributedApplicationBuilder builder, IResourceBuilder<ProjectResource> gateway, IResourceBuilder<ProjectResource> api)
     {
         builder.Eventing.Subscribe<ResourceReadyEvent>(gateway.Resource, (e, _) =>
         {
             var logger = e.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Chat.AppHost");
-            LogReady(logger, gateway.Resource.GetEndpoint("http").Url);
+            LogReady(logger, gateway.Resource.GetEndpoint("http").Url, api.Resource.GetEndpoint("http").Url);
             return Task.CompletedTask;
         });
     }
 
-    [LoggerMessage(1, LogLevel.Information, "Chat is ready. Gateway: {Url}  (API: {Url}/api/v1, WebSocket: {Url}/ws)")]
-    private static partial void LogReady(ILogger logger, string url);
+    [LoggerMessage(1, LogLevel.Information, "Chat is ready. Gateway: {Url}  (API: {Url}/api/v1, WebSocket: {Url}/ws; chat-api itself: {ApiUrl})")]
+    private static partial void LogReady(ILogger logger, string url, string apiUrl);
 }

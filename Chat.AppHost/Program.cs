@@ -67,7 +67,7 @@ var gateway = builder.AddProject<Projects.Chat_Gateway>("gateway")
     .WithSettingsSection(builder.Configuration, "Gateway")
     .WithHttpHealthCheck("/health");
 
-builder.AnnounceWhenReady(gateway);
+builder.AnnounceWhenReady(gateway, api);
 
 if (noDashboard)
 {

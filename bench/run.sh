@@ -12,7 +12,7 @@
 #   latency      ws at RATE (half the raw limit's max) on Chat and raw: the latency Chat adds
 #   connections  SOCKETS (10000) sockets held on one chat-streaming replica (CHAT_STREAMING), plus raw and signalr
 #   rest         Chat REST through the gateway and against chat-api, and the bare Kestrel + Npgsql baseline
-#   openai       streamed /v1/chat/completions through the gateway and against chat-api
+#   openai       streamed /v1/chat/completions (1 and 16 clients) through the gateway and against chat-api
 #   idle         RSS/CPU of every Chat process with no load
 #   chat         ws, latency (when RATE is set), connections, rest, openai, idle
 #
@@ -167,6 +167,9 @@ run_openai() {
   local ttft=()
   if [ -n "${PROVIDER_TTFT_MS:-}" ]; then ttft=(--provider-ttft-ms "$PROVIDER_TTFT_MS"); fi
   for rep in $(seq "$REPEAT"); do
+    # One client: the latency floor (the first-chunk target); 16: throughput and first chunk under load.
+    bench openai --url "$CHAT_GATEWAY" --label c1 --concurrency 1 --duration 15s --warmup 2s "${ttft[@]}" || true
+    if [ -n "${CHAT_API:-}" ]; then bench openai --url "$CHAT_API" --label c1 --concurrency 1 --duration 15s --warmup 2s "${ttft[@]}" || true; fi
     bench openai --url "$CHAT_GATEWAY" --label c16 --concurrency 16 "${ttft[@]}" || true
     if [ -n "${CHAT_API:-}" ]; then bench openai --url "$CHAT_API" --label c16 --concurrency 16 "${ttft[@]}" || true; fi
   done

@@ -102,8 +102,8 @@ public static class Report
         }
         md.AppendLine("### REST and OpenAI-compatible");
         md.AppendLine();
-        md.AppendLine("| label | target | operation | runs | concurrency | ok req/s | p50 ms | p99 ms | failed | first chunk p50 ms | first chunk p99 ms |");
-        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        md.AppendLine("| label | target | operation | runs | concurrency | ok req/s | p50 ms | p99 ms | failed | first chunk p50 ms | first chunk p99 ms | over the provider's TTFT, p50 ms |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         var rates = new Dictionary<(string Label, string Target, string Operation), double>();
         foreach (var group in runs.SelectMany(r => r.Operations.Select(o => (Run: r, Op: o)))
                      .GroupBy(x => (x.Run.Label, Target: Display(x.Run), x.Op.Operation))
@@ -113,11 +113,13 @@ public static class Report
             var rps = Median(ops.Select(o => o.RequestsPerSecond));
             rates[(group.Key.Label, group.Key.Target, group.Key.Operation)] = rps;
             var firstChunks = ops.Select(o => o.FirstChunk).OfType<Measurement.LatencySummary>().ToList();
+            var overProvider = ops.Select(o => o.FirstChunkOverProvider).OfType<Measurement.LatencySummary>().ToList();
             md.AppendLine(CultureInfo.InvariantCulture,
                 $"| {group.Key.Label} | {group.Key.Target} | {group.Key.Operation} | {ops.Count} | {ops[0].Concurrency} | {rps:0.0}{Spread(ops.Select(o => o.RequestsPerSecond))} | " +
                 $"{Median(ops.Select(o => o.Latency.P50Ms)):0.###} | {Median(ops.Select(o => o.Latency.P99Ms)):0.###} | {ops.Sum(o => o.Failed)} | " +
                 $"{(firstChunks.Count > 0 ? Median(firstChunks.Select(f => f.P50Ms)).ToString("0.###", CultureInfo.InvariantCulture) : "–")} | " +
-                $"{(firstChunks.Count > 0 ? Median(firstChunks.Select(f => f.P99Ms)).ToString("0.###", CultureInfo.InvariantCulture) : "–")} |");
+                $"{(firstChunks.Count > 0 ? Median(firstChunks.Select(f => f.P99Ms)).ToString("0.###", CultureInfo.InvariantCulture) : "–")} | " +
+                $"{(overProvider.Count > 0 ? OverProvider(overProvider) : "–")} |");
         }
         md.AppendLine();
         var baselines = rates.Where(kv => kv.Key.Target == "baseline" && kv.Key.Operation == "pk-select").ToDictionary(kv => kv.Key.Label, kv => kv.Value);
@@ -146,6 +148,14 @@ public static class Report
         : run.Parameters.TryGetValue("url", out var url) ? $"{run.Target} via {new Uri(url).Authority}" : run.Target;
 
     /// <summary>" (min–max)" when there is more than one run: how noisy the repetitions were.</summary>
+    /// <summary>The median p50 over the provider's TTFT, with the runs' range when there are several (to 0.01 ms).</summary>
+    private static string OverProvider(IReadOnlyList<Measurement.LatencySummary> runs)
+    {
+        var p50s = runs.Select(r => r.P50Ms).Where(v => !double.IsNaN(v)).ToList();
+        var median = Median(p50s).ToString("0.00", CultureInfo.InvariantCulture);
+        return p50s.Count < 2 ? median : string.Create(CultureInfo.InvariantCulture, $"{median} ({p50s.Min():0.00}–{p50s.Max():0.00})");
+    }
+
     private static string Spread(IEnumerable<double> values)
     {
         var list = values.Where(v => !double.IsNaN(v)).ToList();
