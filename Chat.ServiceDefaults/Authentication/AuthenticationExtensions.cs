@@ -18,7 +18,9 @@ public static class AuthenticationExtensions
     /// (<see cref="ChatScopes.Read"/>, <see cref="ChatScopes.Write"/>), each also requiring <c>sub</c> and <c>tenant_id</c>.
     /// With <paramref name="allowQueryStringToken"/>, a token may come as <c>?access_token=</c> (browsers cannot set
     /// headers on a WebSocket). With <paramref name="authenticateEveryRequest"/> false no default scheme is set, so
-    /// nothing is authenticated unless an endpoint asks (chat-streaming's handshake).
+    /// nothing is authenticated unless an endpoint asks (chat-streaming's handshake); such a service validates a token
+    /// once per connection, so it keeps no <see cref="ValidatedTokenCache"/> (it would hold an identity per user for
+    /// nothing).
     /// </summary>
     public static TBuilder AddChatAuthentication<TBuilder>(this TBuilder builder, bool allowQueryStringToken = false, bool authenticateEveryRequest = true)
         where TBuilder : IHostApplicationBuilder
@@ -38,7 +40,7 @@ public static class AuthenticationExtensions
         (authenticateEveryRequest ? builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme) : builder.Services.AddAuthentication())
             .AddJwtBearer();
         builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
-            .Configure<IOptions<ChatJwtOptions>>((bearer, chat) => Configure(bearer, chat.Value, allowQueryStringToken));
+            .Configure<IOptions<ChatJwtOptions>>((bearer, chat) => Configure(bearer, chat.Value, allowQueryStringToken, cacheTokens: authenticateEveryRequest));
         builder.Services.SkipDataProtectionKeyRingAtStart();
 
         builder.Services.AddAuthorizationBuilder()
@@ -69,10 +71,10 @@ public static class AuthenticationExtensions
     private static bool HasScope(AuthorizationHandlerContext context, string scope) =>
         ChatUser.TryFrom(context.User, out var user) && user.HasScope(scope);
 
-    private static void Configure(JwtBearerOptions bearer, ChatJwtOptions chat, bool allowQueryStringToken)
+    private static void Configure(JwtBearerOptions bearer, ChatJwtOptions chat, bool allowQueryStringToken, bool cacheTokens)
     {
         bearer.MapInboundClaims = false;
-        if (chat.ValidatedTokenCacheSize > 0)
+        if (cacheTokens && chat.ValidatedTokenCacheSize > 0)
         {
             // After MapInboundClaims, which sets itself on the JsonWebTokenHandler this wraps.
             for (var i = 0; i < bearer.TokenHandlers.Count; i++)

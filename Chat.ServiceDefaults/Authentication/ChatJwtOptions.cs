@@ -28,9 +28,9 @@ public sealed class ChatJwtOptions
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// How many validated tokens each service remembers (<see cref="ValidatedTokenCache"/>): a client's later requests
-    /// skip parsing and the signature check until its token expires, for at most five minutes. 0 validates every
-    /// request in full.
+    /// How many validated tokens the gateway and chat-api each remember (<see cref="ValidatedTokenCache"/>): a client's
+    /// later requests skip parsing and the signature check until its token expires, for at most five minutes. 0
+    /// validates every request in full. chat-streaming validates once per socket and keeps none.
     /// </summary>
     public int ValidatedTokenCacheSize { get; set; } = ValidatedTokenCache.DefaultCapacity;
 }

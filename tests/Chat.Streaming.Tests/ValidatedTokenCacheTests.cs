@@ -1,6 +1,11 @@
 using System.Security.Claims;
 using System.Text;
 using Chat.ServiceDefaults.Authentication;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -121,6 +126,25 @@ public sealed class ValidatedTokenCacheTests
             Assert.True((await cache.ValidateTokenAsync(Token($"user-{i}", DateTime.UtcNow.AddHours(1)), s_parameters)).IsValid);
             Assert.InRange(cache.Count, 1, 2);
         }
+    }
+
+    [Theory]
+    [InlineData(true, true)]    // chat-api, the gateway: a token per request
+    [InlineData(false, false)]  // chat-streaming: a token per socket, nothing to reuse
+    public void OnlyServicesThatAuthenticateEveryRequestRememberTokens(bool authenticateEveryRequest, bool cached)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Jwt:SigningKey"] = new string('k', 48),
+            ["Jwt:Issuer"] = "chat-dev",
+            ["Jwt:Audience"] = "chat",
+        });
+        builder.AddChatAuthentication(authenticateEveryRequest: authenticateEveryRequest);
+        using var host = builder.Build();
+
+        var bearer = host.Services.GetRequiredService<IOptionsMonitor<JwtBearerOptions>>().Get(JwtBearerDefaults.AuthenticationScheme);
+        Assert.Equal(cached, bearer.TokenHandlers.Any(h => h is ValidatedTokenCache));
     }
 
     private sealed class CountingHandler : TokenHandler
