@@ -33,63 +33,8 @@ public sealed class GenerationStreamReader(IConnectionMultiplexer redis)
     /// including the terminal one, with no gap: frames the follower fell too far behind for are read back from the replay
     /// stream. No Redis round trip otherwise. Ends early if nothing arrives within <paramref name="idleLimit"/>.
     /// </summary>
-    public async IAsyncEnumerable<GenerationFrame> FollowAsync(
-        GenerationFeed.Follower live, TimeSpan idleLimit, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        var reader = live.Frames.Reader;
-        long last = -1;
-        while (true)
-        {
-            if (!reader.TryRead(out var next))
-            {
-                bool more;
-                using (var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-                {
-                    idle.CancelAfter(idleLimit);
-                    try
-                    {
-                        more = await reader.WaitToReadAsync(idle.Token);
-                    }
-                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                    {
-                        yield break;
-                    }
-                }
-
-                if (!more)
-                {
-                    yield break;
-                }
-
-                continue;
-            }
-
-            if (next.Seq <= last)
-            {
-                continue;
-            }
-
-            if (next.Seq > last + 1)
-            {
-                // Dropped while this follower lagged: they went to the stream long before the frame in hand.
-                foreach (var missed in await ReadAfterAsync(live.GenerationId, last))
-                {
-                    if (missed.Seq > last && missed.Seq < next.Seq)
-                    {
-                        last = missed.Seq;
-                        yield return missed;
-                    }
-                }
-            }
-
-            last = next.Seq;
-            yield return next;
-            if (next.IsTerminal)
-            {
-                yield break;
-            }
-        }
-    }
+    public IAsyncEnumerable<GenerationFrame> FollowAsync(GenerationFeed.Follower live, TimeSpan idleLimit, CancellationToken cancellationToken = default) =>
+        ContinueAsync(live.Frames.Reader, live.GenerationId, -1, idleLimit, cancellationToken);
 
     /// <summary>
     /// Every frame after <paramref name="afterSeq"/> up to and including the terminal one, with no gap and no
@@ -125,45 +70,73 @@ public sealed class GenerationStreamReader(IConnectionMultiplexer redis)
                 }
             }
 
-            while (true)
+            await foreach (var frame in ContinueAsync(live.Reader, generationId, last, idleLimit, cancellationToken))
             {
-                using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                idle.CancelAfter(idleLimit);
-                GenerationFrame next;
-                try
-                {
-                    next = await live.Reader.ReadAsync(idle.Token);
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    yield break;
-                }
-
-                if (next.Seq <= last)
-                {
-                    continue;
-                }
-
-                var batch = next.Seq == last + 1 ? [next] : await ReadAfterAsync(generationId, last);
-                foreach (var frame in batch)
-                {
-                    if (frame.Seq <= last)
-                    {
-                        continue;
-                    }
-
-                    last = frame.Seq;
-                    yield return frame;
-                    if (frame.IsTerminal)
-                    {
-                        yield break;
-                    }
-                }
+                yield return frame;
             }
         }
         finally
         {
             await subscriber.UnsubscribeAsync(channel, Handler);
+        }
+    }
+
+    /// <summary>
+    /// The frames after seq <paramref name="last"/> as they arrive on <paramref name="frames"/>, up to and including the
+    /// terminal one: a frame seen before is skipped, and a skipped seq (pub/sub lost it, or a bounded buffer dropped it
+    /// while its reader lagged) is read back from the stream, which holds every frame up to the one in hand (its XADD
+    /// went down the same connection first). Ends when <paramref name="frames"/> completes or nothing arrives within
+    /// <paramref name="idleLimit"/>.
+    /// </summary>
+    private async IAsyncEnumerable<GenerationFrame> ContinueAsync(
+        ChannelReader<GenerationFrame> frames, Guid generationId, long last, TimeSpan idleLimit, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            if (!frames.TryRead(out var next))
+            {
+                bool more;
+                using (var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+                {
+                    idle.CancelAfter(idleLimit);
+                    try
+                    {
+                        more = await frames.WaitToReadAsync(idle.Token);
+                    }
+                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        yield break;
+                    }
+                }
+
+                if (!more)
+                {
+                    yield break;
+                }
+
+                continue;
+            }
+
+            if (next.Seq <= last)
+            {
+                continue;
+            }
+
+            var batch = next.Seq == last + 1 ? [next] : await ReadAfterAsync(generationId, last);
+            foreach (var frame in batch)
+            {
+                if (frame.Seq <= last)
+                {
+                    continue;
+                }
+
+                last = frame.Seq;
+                yield return frame;
+                if (frame.IsTerminal)
+                {
+                    yield break;
+                }
+            }
         }
     }
 }

@@ -5,7 +5,6 @@ using Chat.Api.Services;
 using Chat.Llm;
 using Chat.Llm.OpenAi;
 using Chat.Llm.Routing;
-using Chat.Messaging;
 using Chat.ServiceDefaults.Authentication;
 using Microsoft.Extensions.Options;
 
@@ -36,8 +35,7 @@ public static class OpenAiApi
             "application/json");
 
     public static async Task<IResult> CreateChatCompletion(
-        HttpContext http, ConversationService conversations, ReplyService replies, GenerationStreamReader reader,
-        ReplyResponder responder, IOptions<MessagesOptions> options, CancellationToken cancellationToken)
+        HttpContext http, ConversationService conversations, ReplyService replies, ReplyResponder responder, IOptions<MessagesOptions> options, CancellationToken cancellationToken)
     {
         ChatCompletionRequest? request;
         try
@@ -115,9 +113,7 @@ public static class OpenAiApi
         var createdAt = Created();
         if (request.Stream == true)
         {
-            var frames = live is null
-                ? reader.FollowAsync(conversationId, assistant.GenerationId!.Value, -1, responder.FollowIdleLimit, cancellationToken)
-                : reader.FollowAsync(live, responder.FollowIdleLimit, cancellationToken);
+            var frames = responder.Frames(conversationId, assistant.GenerationId!.Value, -1, live, cancellationToken);
             try
             {
                 await SseStreaming.WriteChatCompletionChunksAsync(http.Response, frames, assistant.Model ?? request.Model ?? "", createdAt, request.IncludeUsage, cancellationToken);

@@ -6,6 +6,7 @@ using Chat.Data.Entities;
 using Chat.Llm.OpenAi;
 using Chat.Llm.Options;
 using Chat.Messaging;
+using Chat.Messaging.Contracts;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -77,25 +78,31 @@ public sealed class ReplyResponder(
     public static bool Streams(HttpRequest request) => !WantsAsync(request) && SseFormatter.WantsEventStream(request);
 
     /// <summary>
-    /// Writes a generation's frames after <paramref name="after"/> as SSE until its terminal frame: from
-    /// <paramref name="live"/> when this process runs it for this request, else from Redis. A client that leaves ends only
-    /// its own stream: the generation goes on and can be followed again with Last-Event-ID.
+    /// Writes a generation's frames after <paramref name="after"/> as SSE until its terminal frame (see
+    /// <see cref="Frames"/>). A client that leaves ends only its own stream: the generation goes on and can be followed
+    /// again with Last-Event-ID.
     /// </summary>
     public async Task FollowAsync(HttpContext http, Guid conversationId, Guid generationId, long after, CancellationToken cancellationToken,
         GenerationFeed.Follower? live = null)
     {
         http.Response.Headers["X-Generation-Id"] = generationId.ToString("D");
-        var frames = live is null
-            ? reader.FollowAsync(conversationId, generationId, after, FollowIdleLimit, cancellationToken)
-            : reader.FollowAsync(live, FollowIdleLimit, cancellationToken);
         try
         {
-            await SseStreaming.WriteFramesAsync(http.Response, frames, cancellationToken);
+            await SseStreaming.WriteFramesAsync(http.Response, Frames(conversationId, generationId, after, live, cancellationToken), cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
         }
     }
+
+    /// <summary>
+    /// A generation's frames after <paramref name="after"/>, up to its terminal frame: from <paramref name="live"/> (which
+    /// starts at seq 0) when this process runs it for this request, else from Redis.
+    /// </summary>
+    public IAsyncEnumerable<GenerationFrame> Frames(Guid conversationId, Guid generationId, long after, GenerationFeed.Follower? live, CancellationToken cancellationToken) =>
+        live is null
+            ? reader.FollowAsync(conversationId, generationId, after, FollowIdleLimit, cancellationToken)
+            : reader.FollowAsync(live, FollowIdleLimit, cancellationToken);
 
     /// <summary>How long an SSE follower waits for the next frame before giving up: the model's idle limit plus slack.</summary>
     public TimeSpan FollowIdleLimit => llm.Value.Timeouts.Idle + llm.Value.Timeouts.FirstToken;

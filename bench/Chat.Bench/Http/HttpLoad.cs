@@ -23,7 +23,7 @@ public static class HttpLoad
     {
         await LoopAsync(concurrency, warmup, operation, null, ct);
 
-        var recorder = new Recorder((long)Math.Round((providerFirstTokenMs ?? 0) * 1000));
+        var recorder = new Recorder(providerFirstTokenMs is { } ms ? (long)Math.Round(ms * 1000) : null);
         var before = sampler.Take();
         var started = Stopwatch.GetTimestamp();
         await LoopAsync(concurrency, duration, operation, recorder, ct);
@@ -36,7 +36,7 @@ public static class HttpLoad
             Math.Round(recorder.Succeeded / seconds, 1), recorder.Latency.Summarize(),
             recorder.FirstChunk.Count > 0 ? recorder.FirstChunk.Summarize() : null,
             sampler.Between(before, after),
-            providerFirstTokenMs is null || recorder.FirstChunkOver.Count == 0 ? null : recorder.FirstChunkOver.Summarize());
+            recorder.FirstChunkOver.Count == 0 ? null : recorder.FirstChunkOver.Summarize());
         Console.WriteLine($"{name} ×{concurrency}: {result.RequestsPerSecond:0.0} ok/s, failed {result.Failed} " +
             $"[{string.Join(' ', result.StatusCodes.Select(kv => kv.Key + ":" + kv.Value))}], latency {result.Latency}" +
             (result.FirstChunk is { } fc ? $", first chunk {fc}" : ""));
@@ -79,9 +79,9 @@ public static class HttpLoad
             });
     }
 
-    /// <param name="providerFirstTokenMicroseconds">Subtracted from each time to first chunk into <see cref="FirstChunkOver"/>:
+    /// <param name="providerFirstTokenMicroseconds">When given, subtracted from each time to first chunk into <see cref="FirstChunkOver"/>:
     /// what the server adds, at the histogram's resolution for a few milliseconds (16 µs) rather than for the whole.</param>
-    private sealed class Recorder(long providerFirstTokenMicroseconds)
+    private sealed class Recorder(long? providerFirstTokenMicroseconds)
     {
         private long _requests;
         private long _succeeded;
@@ -106,8 +106,11 @@ public static class HttpLoad
             if (outcome.FirstChunkTimestamp != 0)
             {
                 FirstChunk.RecordElapsed(start, outcome.FirstChunkTimestamp);
-                var micros = (long)((outcome.FirstChunkTimestamp - start) * 1_000_000.0 / Stopwatch.Frequency);
-                FirstChunkOver.RecordMicroseconds(micros - providerFirstTokenMicroseconds);
+                if (providerFirstTokenMicroseconds is { } provider)
+                {
+                    var micros = (long)((outcome.FirstChunkTimestamp - start) * 1_000_000.0 / Stopwatch.Frequency);
+                    FirstChunkOver.RecordMicroseconds(micros - provider);
+                }
             }
         }
     }
