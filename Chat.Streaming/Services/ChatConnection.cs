@@ -337,27 +337,45 @@ public sealed class ChatConnection : IFrameSink, IDisposable
 
     private async Task RunReaderAsync()
     {
-        // Held for the connection's life, so small: client frames are a few hundred bytes, and a longer one is read
-        // in pieces into the message buffer (which grows only for such a frame). A 16 KiB buffer here was a third of
-        // the replica's memory per idle connection (docs/BENCHMARKS.md).
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(_options.MaxFrameBytes, 2 * 1024));
-        var message = new ArrayBufferWriter<byte>(256);
-        try
+        // An idle socket holds no receive buffer: the reader waits for the next frame with a zero-byte receive (as
+        // SignalR's WebSocket transport does), then rents a small buffer until the frame is read. Client frames are a
+        // few hundred bytes; a longer one is read in pieces into the message buffer, which is made for the first such
+        // frame. A 16 KiB buffer held per socket was a third of a replica's memory per idle connection, a 2 KiB one
+        // 2 KiB of its ~30 (docs/BENCHMARKS.md, table 2).
+        ArrayBufferWriter<byte>? pieces = null;
+        while (true)
         {
-            while (true)
+            var result = await _socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None);
+            if (result.MessageType == WebSocketMessageType.Close)
             {
-                message.Clear();
+                RequestClose(CloseCodes.Normal, "bye", drain: false);
+                return;
+            }
+
+            var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(_options.MaxFrameBytes, 2 * 1024));
+            try
+            {
+                // A zero-byte receive that ends the message was an empty frame: nothing more to read for it.
+                var length = 0;
                 var tooBig = false;
-                ValueWebSocketReceiveResult result;
-                do
+                pieces?.Clear();
+                while (!result.EndOfMessage)
                 {
-                    result = await _socket.ReceiveAsync(buffer.AsMemory(), CancellationToken.None);
+                    var into = pieces is null ? buffer.AsMemory(length) : buffer.AsMemory();
+                    if (into.IsEmpty)
+                    {
+                        // The frame is longer than the buffer: go on in the message buffer.
+                        pieces = new ArrayBufferWriter<byte>(2 * buffer.Length);
+                        pieces.Write(buffer.AsSpan(0, length));
+                        into = buffer.AsMemory();
+                    }
+                    result = await _socket.ReceiveAsync(into, CancellationToken.None);
                     if (result.MessageType == WebSocketMessageType.Close)
                     {
                         RequestClose(CloseCodes.Normal, "bye", drain: false);
                         return;
                     }
-                    if (message.WrittenCount + result.Count > _options.MaxFrameBytes)
+                    if (length + (pieces?.WrittenCount ?? 0) + result.Count > _options.MaxFrameBytes)
                     {
                         if (!tooBig && _close is null)
                         {
@@ -365,51 +383,63 @@ public sealed class ChatConnection : IFrameSink, IDisposable
                             RequestClose(CloseCodes.MessageTooBig, "frame too big", drain: true);
                         }
                         tooBig = true;
+                        pieces?.Clear();
+                        length = 0;
+                    }
+                    else if (pieces is null)
+                    {
+                        length += result.Count;
                     }
                     else
                     {
-                        message.Write(buffer.AsSpan(0, result.Count));
+                        pieces.Write(buffer.AsSpan(0, result.Count));
                     }
                 }
-                while (!result.EndOfMessage);
 
                 if (_close is not null || tooBig)
                 {
                     continue; // closing: read until the peer answers the close, ignore what it sends
                 }
-                _services.Telemetry.FramesReceived.Add(1);
-                if (!_rate.TryTake())
-                {
-                    if (++_violations == 1)
-                    {
-                        SendError(null, ErrorCodes.RateLimited, $"Too many frames: at most {_options.RateLimitPerSecond}/s (burst {_options.RateLimitBurst}); frames over the limit are dropped.");
-                    }
-                    if (_violations >= _options.MaxRateViolations)
-                    {
-                        StreamingLog.Flood(_services.Logger, Id, _violations);
-                        SendError(null, ErrorCodes.RateLimited, "Flood: closing the connection.");
-                        RequestClose(CloseCodes.PolicyViolation, "rate limit", drain: true);
-                    }
-                    continue;
-                }
-                _violations = 0;
-                if (result.MessageType == WebSocketMessageType.Binary)
-                {
-                    SendError(null, ErrorCodes.BinaryNotSupported, "chat.v1 frames are JSON text.");
-                    continue;
-                }
-                if (!ClientFrameParser.TryParse(message.WrittenSpan, out var frame, out var error))
-                {
-                    SendError(error.Id, error.Code, error.Message);
-                    continue;
-                }
-                await HandleAsync(frame);
+                var frameBytes = pieces is { WrittenCount: > 0 } ? pieces.WrittenMemory : buffer.AsMemory(0, length);
+                await OnFrameAsync(result.MessageType, frameBytes);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
             }
         }
-        finally
+    }
+
+    /// <summary>One whole client frame: rate limit, type, parse, handle.</summary>
+    private async Task OnFrameAsync(WebSocketMessageType type, ReadOnlyMemory<byte> frameBytes)
+    {
+        _services.Telemetry.FramesReceived.Add(1);
+        if (!_rate.TryTake())
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (++_violations == 1)
+            {
+                SendError(null, ErrorCodes.RateLimited, $"Too many frames: at most {_options.RateLimitPerSecond}/s (burst {_options.RateLimitBurst}); frames over the limit are dropped.");
+            }
+            if (_violations >= _options.MaxRateViolations)
+            {
+                StreamingLog.Flood(_services.Logger, Id, _violations);
+                SendError(null, ErrorCodes.RateLimited, "Flood: closing the connection.");
+                RequestClose(CloseCodes.PolicyViolation, "rate limit", drain: true);
+            }
+            return;
         }
+        _violations = 0;
+        if (type == WebSocketMessageType.Binary)
+        {
+            SendError(null, ErrorCodes.BinaryNotSupported, "chat.v1 frames are JSON text.");
+            return;
+        }
+        if (!ClientFrameParser.TryParse(frameBytes.Span, out var frame, out var error))
+        {
+            SendError(error.Id, error.Code, error.Message);
+            return;
+        }
+        await HandleAsync(frame);
     }
 
     private Task HandleAsync(ClientFrame frame)

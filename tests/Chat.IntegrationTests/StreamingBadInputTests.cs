@@ -11,6 +11,7 @@ public sealed class StreamingBadInputTests(StreamingAppFixture fixture)
 
     [Theory]
     [InlineData("{not json", null, "invalid_json")]
+    [InlineData("", null, "invalid_json")]
     [InlineData("[1,2,3]", null, "invalid_frame")]
     [InlineData("""{"id":"a1"}""", "a1", "invalid_frame")]
     [InlineData("""{"type":"teleport","id":"a2"}""", "a2", "unknown_type")]
@@ -33,6 +34,27 @@ public sealed class StreamingBadInputTests(StreamingAppFixture fixture)
             Assert.Equal(id, error.GetProperty("id").GetString());
         }
         Assert.Empty(await client.PingAsync());
+    }
+
+    [Fact]
+    public async Task LongAndFragmentedFramesAreReassembled()
+    {
+        // The reader waits with a zero-byte receive and reads into a 2 KiB buffer: a frame longer than that, sent in
+        // WebSocket fragments of every size, must arrive whole, and the frames after it too.
+        await using var client = await fixture.ConnectAsync(Token());
+        var bytes = System.Text.Encoding.UTF8.GetBytes($$"""{"type":"ping","id":"long","pad":"{{new string('x', 5000)}}"}""");
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var offset = 0;
+        foreach (var size in new[] { 0, 1, 700, 2048, 1500 })
+        {
+            await client.Socket.SendAsync(bytes.AsMemory(offset, size), WebSocketMessageType.Text, endOfMessage: false, cts.Token);
+            offset += size;
+        }
+        await client.Socket.SendAsync(bytes.AsMemory(offset), WebSocketMessageType.Text, endOfMessage: true, cts.Token);
+
+        var pong = await client.NextAsync("pong");
+        Assert.Equal("long", pong.GetProperty("id").GetString());
+        Assert.Empty(await client.PingAsync("short"));
     }
 
     [Fact]
