@@ -51,14 +51,20 @@ internal static class RawSocketEndpoint
 
     private static async Task ReceiveLoopAsync(WebSocket socket, SocketSink connection, ConversationRooms rooms, List<string> joined, CancellationToken ct)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(4096);
-        try
+        while (socket.State == WebSocketState.Open)
         {
-            while (socket.State == WebSocketState.Open)
+            // Waits for the next frame holding no buffer (a zero-byte receive, as SignalR and Chat do), so an idle
+            // socket costs what Kestrel and the subscription cost and nothing more.
+            var result = await socket.ReceiveAsync(Memory<byte>.Empty, ct);
+            if (result.MessageType == WebSocketMessageType.Close)
+            {
+                return; // Answered once the send loop has drained (one sender at a time).
+            }
+            var buffer = ArrayPool<byte>.Shared.Rent(4096);
+            try
             {
                 var count = 0;
-                ValueWebSocketReceiveResult result;
-                do
+                while (!result.EndOfMessage)
                 {
                     if (count == buffer.Length)
                     {
@@ -67,11 +73,10 @@ internal static class RawSocketEndpoint
                     result = await socket.ReceiveAsync(buffer.AsMemory(count), ct);
                     count += result.Count;
                 }
-                while (!result.EndOfMessage);
 
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
-                    return; // Answered once the send loop has drained (one sender at a time).
+                    return;
                 }
                 if (TryReadSubscribe(buffer.AsSpan(0, count), out var conversationId, out var id))
                 {
@@ -82,10 +87,10 @@ internal static class RawSocketEndpoint
                         $$"""{"type":"subscribed","id":{{JsonSerializer.Serialize(id)}},"conversationId":"{{conversationId}}"}"""));
                 }
             }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
     }
 
