@@ -361,7 +361,8 @@ public sealed class ChatConnection : IFrameSink, IDisposable
                 pieces?.Clear();
                 while (!result.EndOfMessage)
                 {
-                    var into = pieces is null ? buffer.AsMemory(length) : buffer.AsMemory();
+                    // Past the limit the rest of the frame is read into the buffer and dropped.
+                    var into = pieces is null && !tooBig ? buffer.AsMemory(length) : buffer.AsMemory();
                     if (into.IsEmpty)
                     {
                         // The frame is longer than the buffer: go on in the message buffer.
@@ -375,16 +376,19 @@ public sealed class ChatConnection : IFrameSink, IDisposable
                         RequestClose(CloseCodes.Normal, "bye", drain: false);
                         return;
                     }
+                    if (tooBig)
+                    {
+                        continue;
+                    }
                     if (length + (pieces?.WrittenCount ?? 0) + result.Count > _options.MaxFrameBytes)
                     {
-                        if (!tooBig && _close is null)
+                        if (_close is null)
                         {
                             SendError(null, ErrorCodes.InvalidFrame, $"Frames are limited to {_options.MaxFrameBytes} bytes.");
                             RequestClose(CloseCodes.MessageTooBig, "frame too big", drain: true);
                         }
                         tooBig = true;
                         pieces?.Clear();
-                        length = 0;
                     }
                     else if (pieces is null)
                     {
