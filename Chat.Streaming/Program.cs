@@ -9,8 +9,7 @@ builder.Services.AddProblemDetails();
 
 var app = builder.Build();
 
-app.UseWebSockets();
+app.UseWebSocketApi();
 app.MapDefaultEndpoints("chat-streaming");
-app.MapWebSocketApi();
 
 app.Run();

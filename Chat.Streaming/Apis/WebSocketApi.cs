@@ -15,11 +15,24 @@ public static class WebSocketApi
 {
     public const string Path = "/ws";
 
-    public static IEndpointRouteBuilder MapWebSocketApi(this IEndpointRouteBuilder app)
+    /// <summary>
+    /// Serves <c>/ws</c> ahead of the authentication and authorization middleware, which it does not need: the handshake
+    /// authenticates itself (<see cref="ConnectAsync"/>). A middleware on a socket's path stays on its stack, with its
+    /// per-request state, for the socket's life (hours), so these two stay off it (~0.4 KB per socket,
+    /// docs/BENCHMARKS.md, table 2). They are placed explicitly after the branch, which also keeps ASP.NET Core from
+    /// adding them around the whole pipeline.
+    /// </summary>
+    public static WebApplication UseWebSocketApi(this WebApplication app)
     {
-        app.Map(Path, ConnectAsync)
-            .WithName("ConnectWebSocket")
-            .WithSummary("Opens a chat.v1 WebSocket (token in the Authorization header or ?access_token=).");
+        app.UseWebSockets();
+        app.MapWhen(context => context.Request.Path.Equals(Path, StringComparison.OrdinalIgnoreCase), ws => ws.Run(context =>
+        {
+            var services = context.RequestServices;
+            return ConnectAsync(context, services.GetRequiredService<ConnectionServices>(),
+                services.GetRequiredService<ConnectionRegistry>(), services.GetRequiredService<IOptions<StreamingOptions>>());
+        }));
+        app.UseAuthentication();
+        app.UseAuthorization();
         return app;
     }
 
