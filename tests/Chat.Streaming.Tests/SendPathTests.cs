@@ -1,3 +1,4 @@
+using System.Net.WebSockets;
 using System.Diagnostics.Metrics;
 using System.Text;
 using System.Text.Json;
@@ -113,9 +114,56 @@ public sealed class SendPathTests : IDisposable
         Assert.False(socket.OverlappingSends);
     }
 
-    private ChatConnection Create(ScriptedWebSocket socket, int sendQueueCapacity)
+    [Fact]
+    public async Task TheReplicasClockSendsAHeartbeatOnceAnIntervalHasPassedAndNotAgainBeforeTheNext()
     {
-        var options = new StreamingOptions { SendQueueCapacity = sendQueueCapacity, CloseTimeout = TimeSpan.FromMilliseconds(500) };
+        var socket = new ScriptedWebSocket();
+        using var connection = Create(socket, sendQueueCapacity: 64);
+        var run = connection.RunAsync();
+        await WaitUntilAsync(() => socket.Sent.Count == 1); // hello
+        var start = DateTimeOffset.UtcNow;
+        var heartbeat = Encoding.UTF8.GetBytes("""{"type":"heartbeat"}""");
+
+        connection.Tick(start + TimeSpan.FromSeconds(1), heartbeat);
+        Assert.Single(socket.Sent);
+        connection.Tick(start + Interval + TimeSpan.FromSeconds(1), heartbeat);
+        await WaitUntilAsync(() => socket.Sent.Count == 2);
+        connection.Tick(start + Interval + TimeSpan.FromSeconds(2), heartbeat);
+        connection.Tick(start + (2 * Interval), heartbeat);
+        Assert.Equal(2, socket.Sent.Count); // the next is due an interval after the one sent
+        connection.Tick(start + (2 * Interval) + TimeSpan.FromSeconds(2), heartbeat);
+        await WaitUntilAsync(() => socket.Sent.Count == 3);
+        Assert.Equal("""{"type":"heartbeat"}""", socket.Sent[2]);
+
+        socket.PeerCloses();
+        await run.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task AnExpiredTokenGetsTokenExpiredAndClose4401AtTheFirstTickAfterItsExpiry()
+    {
+        var socket = new ScriptedWebSocket();
+        var expires = DateTimeOffset.UtcNow + TimeSpan.FromMinutes(5);
+        using var connection = Create(socket, sendQueueCapacity: 64, expiresAt: expires);
+        var run = connection.RunAsync();
+        await WaitUntilAsync(() => socket.Sent.Count == 1); // hello
+        var heartbeat = Encoding.UTF8.GetBytes("""{"type":"heartbeat"}""");
+
+        connection.Tick(expires - TimeSpan.FromMilliseconds(1), heartbeat);
+        Assert.Equal(WebSocketState.Open, socket.State);
+        Assert.DoesNotContain(socket.Sent, f => f.Contains("token_expired", StringComparison.Ordinal));
+
+        connection.Tick(expires, heartbeat);
+        await run.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Contains(socket.Sent, f => f.Contains("\"code\":\"token_expired\"", StringComparison.Ordinal));
+        Assert.Equal(4401, (int?)socket.SentCloseStatus);
+    }
+
+    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(15);
+
+    private ChatConnection Create(ScriptedWebSocket socket, int sendQueueCapacity, DateTimeOffset? expiresAt = null)
+    {
+        var options = new StreamingOptions { SendQueueCapacity = sendQueueCapacity, CloseTimeout = TimeSpan.FromMilliseconds(500), HeartbeatInterval = Interval };
         var services = new ConnectionServices(
             Hub: null!, Api: null!, Authorizer: null!, Redis: null!, // a connection that never subscribes or sends does not touch them
             new StreamingTelemetry(_services.GetRequiredService<IMeterFactory>()),
@@ -123,7 +171,7 @@ public sealed class SendPathTests : IDisposable
             TimeProvider.System,
             NullLogger<ChatConnection>.Instance);
         var user = new ChatUser("tenant", "user", new HashSet<string> { ChatScopes.Read });
-        return new ChatConnection(socket, user, "token", expiresAt: null, services);
+        return new ChatConnection(socket, user, "token", expiresAt, services);
     }
 
     private static byte[] Frame(int producer, int n) => Encoding.UTF8.GetBytes($$"""{"p":{{producer}},"n":{{n}}}""");
