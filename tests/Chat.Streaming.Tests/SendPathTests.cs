@@ -24,9 +24,8 @@ public sealed class SendPathTests : IDisposable
     public async Task FramesQueuedBehindASendThatHasNotCompletedFollowItInOrder()
     {
         var socket = new ScriptedWebSocket();
-        using var connection = Create(socket, sendQueueCapacity: 64);
-        var run = connection.RunAsync();
-        await WaitUntilAsync(() => socket.Sent.Count == 1); // hello
+        var (connection, run) = await StartAsync(socket);
+        using var owned = connection;
 
         socket.HoldSends = true;
         for (var n = 1; n <= 40; n++)
@@ -118,9 +117,8 @@ public sealed class SendPathTests : IDisposable
     public async Task TheReplicasClockSendsAHeartbeatOnceAnIntervalHasPassedAndNotAgainBeforeTheNext()
     {
         var socket = new ScriptedWebSocket();
-        using var connection = Create(socket, sendQueueCapacity: 64);
-        var run = connection.RunAsync();
-        await WaitUntilAsync(() => socket.Sent.Count == 1); // hello
+        var (connection, run) = await StartAsync(socket);
+        using var owned = connection;
         var start = DateTimeOffset.UtcNow;
         var heartbeat = Encoding.UTF8.GetBytes("""{"type":"heartbeat"}""");
 
@@ -144,9 +142,8 @@ public sealed class SendPathTests : IDisposable
     {
         var socket = new ScriptedWebSocket();
         var expires = DateTimeOffset.UtcNow + TimeSpan.FromMinutes(5);
-        using var connection = Create(socket, sendQueueCapacity: 64, expiresAt: expires);
-        var run = connection.RunAsync();
-        await WaitUntilAsync(() => socket.Sent.Count == 1); // hello
+        var (connection, run) = await StartAsync(socket, expires);
+        using var owned = connection;
         var heartbeat = Encoding.UTF8.GetBytes("""{"type":"heartbeat"}""");
 
         connection.Tick(expires - TimeSpan.FromMilliseconds(1), heartbeat);
@@ -160,6 +157,15 @@ public sealed class SendPathTests : IDisposable
     }
 
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(15);
+
+    /// <summary>A connection with a 64-frame queue, running, past its hello.</summary>
+    private async Task<(ChatConnection Connection, Task Run)> StartAsync(ScriptedWebSocket socket, DateTimeOffset? expiresAt = null)
+    {
+        var connection = Create(socket, sendQueueCapacity: 64, expiresAt);
+        var run = connection.RunAsync();
+        await WaitUntilAsync(() => socket.Sent.Count == 1); // hello
+        return (connection, run);
+    }
 
     private ChatConnection Create(ScriptedWebSocket socket, int sendQueueCapacity, DateTimeOffset? expiresAt = null)
     {
