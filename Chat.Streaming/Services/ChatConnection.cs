@@ -51,7 +51,6 @@ public sealed class ChatConnection : IFrameSink, IDisposable
     private int _sendSide; // who may call SendAsync now: SendIdle, SendInline or SendWriter
     private Task? _pendingSend; // an inline send that did not complete at once; only the send side's holder touches it
     private int _violations;
-    private DateTimeOffset _nextHeartbeat; // the replica's clock only (Tick)
 
     public ChatConnection(WebSocket socket, ChatUser user, string token, DateTimeOffset? expiresAt, ConnectionServices services)
     {
@@ -69,7 +68,6 @@ public sealed class ChatConnection : IFrameSink, IDisposable
             FullMode = BoundedChannelFullMode.Wait,
         });
         _rate = new TokenBucket(_options.RateLimitBurst, _options.RateLimitPerSecond, services.Time);
-        _nextHeartbeat = services.Time.GetUtcNow() + _options.HeartbeatInterval;
         _abortTimer.Token.Register(socket.Abort);
     }
 
@@ -84,6 +82,7 @@ public sealed class ChatConnection : IFrameSink, IDisposable
         telemetry.Connections.Add(1);
         StreamingLog.ConnectionOpened(_services.Logger, Id, _user.TenantId, _user.UserId, InstanceInfo.Id);
         var writer = RunWriterAsync();
+        var timers = RunTimersAsync(_stop.Token);
         try
         {
             TryEnqueue(ServerFrames.Encode(new HelloFrame(
@@ -104,6 +103,7 @@ public sealed class ChatConnection : IFrameSink, IDisposable
             RequestClose(CloseCodes.Normal, "bye", drain: false);
             await writer; // ends once the queue is complete; the abort timer bounds a peer that stopped reading
             await _stop.CancelAsync();
+            await timers;
             foreach (var subscription in _subscriptions.Values)
             {
                 await _services.Hub.DetachAsync(subscription);
@@ -298,31 +298,42 @@ public sealed class ChatConnection : IFrameSink, IDisposable
     }
 
     /// <summary>
-    /// Protocol heartbeats (WebSocket PINGs are sent by the socket itself) and the token's expiry, called by the
-    /// replica's clock (<see cref="ConnectionRegistry"/>) about once a second with the time and the heartbeat frame of
-    /// that tick. A socket has no timer of its own: at 10,000 sockets a timer, its delay and its loop each were
-    /// ~0.45 KB a socket (docs/BENCHMARKS.md, table 2). Each is due at a deadline and acted on once it has passed, so
-    /// a heartbeat goes out between one interval and one interval plus a tick after the last, and an expired token
-    /// closes the socket within a tick of its <c>exp</c>.
+    /// Protocol heartbeats (WebSocket PINGs are sent by the socket itself) and the token's expiry. Each is due at a
+    /// deadline and acted on only once that deadline has passed, so a timer that wakes early (the timer and the wall
+    /// clock are different clocks, and sub-millisecond delays round to zero) never sends a heartbeat early or spins.
     /// </summary>
-    public void Tick(DateTimeOffset now, ReadOnlyMemory<byte> heartbeat)
+    private async Task RunTimersAsync(CancellationToken cancellationToken)
     {
-        if (_close is not null)
+        var time = _services.Time;
+        var nextHeartbeat = time.GetUtcNow() + _options.HeartbeatInterval;
+        try
         {
-            return;
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var now = time.GetUtcNow();
+                if (_expiresAt is { } expires && now >= expires)
+                {
+                    SendError(null, ErrorCodes.TokenExpired, "The access token expired; reconnect with a fresh one.");
+                    RequestClose(CloseCodes.Unauthorized, ErrorCodes.TokenExpired, drain: true);
+                    return;
+                }
+                if (now >= nextHeartbeat)
+                {
+                    TryEnqueue(ServerFrames.Encode(new HeartbeatFrame(now.ToUnixTimeMilliseconds())));
+                    nextHeartbeat = now + _options.HeartbeatInterval;
+                }
+                var due = _expiresAt is { } expiry && expiry < nextHeartbeat ? expiry : nextHeartbeat;
+                await Task.Delay(TimerDelay(due - now), time, cancellationToken);
+            }
         }
-        if (_expiresAt is { } expires && now >= expires)
+        catch (OperationCanceledException)
         {
-            SendError(null, ErrorCodes.TokenExpired, "The access token expired; reconnect with a fresh one.");
-            RequestClose(CloseCodes.Unauthorized, ErrorCodes.TokenExpired, drain: true);
-            return;
-        }
-        if (now >= _nextHeartbeat)
-        {
-            TryEnqueue(heartbeat);
-            _nextHeartbeat = now + _options.HeartbeatInterval;
         }
     }
+
+    /// <summary>Rounds a wait up to whole milliseconds (at least one), the timer's resolution.</summary>
+    internal static TimeSpan TimerDelay(TimeSpan left) =>
+        TimeSpan.FromMilliseconds(Math.Max(1, Math.Ceiling(left.TotalMilliseconds)));
 
     private async Task RunReaderAsync()
     {

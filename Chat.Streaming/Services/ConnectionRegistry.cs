@@ -1,30 +1,16 @@
 using System.Collections.Concurrent;
 using Chat.Streaming.Protocol;
-using Microsoft.Extensions.Options;
 
 namespace Chat.Streaming.Services;
 
 /// <summary>
-/// Knows every open connection of this replica. It is their clock: once a <see cref="ClockInterval"/> it gives each
-/// the time (<see cref="ChatConnection.Tick"/>) for heartbeats and token expiry, as SignalR's connection manager does
-/// for its connections, so no socket keeps a timer of its own. On stop, each connection is closed with 1012 (service
-/// restart) and the clients reconnect to another replica. Generations are unaffected: they run in Chat.Api.
+/// Knows every open connection of this replica so that, on stop, each is closed with 1012 (service restart) and the
+/// clients reconnect to another replica. Generations are unaffected: they run in Chat.Api.
 /// </summary>
-public sealed class ConnectionRegistry(
-    IHostApplicationLifetime lifetime,
-    IOptions<StreamingOptions> options,
-    TimeProvider time,
-    ILogger<ConnectionRegistry> logger) : IHostedService, IDisposable
+public sealed class ConnectionRegistry(IHostApplicationLifetime lifetime, ILogger<ConnectionRegistry> logger) : IHostedService
 {
     private readonly ConcurrentDictionary<ChatConnection, byte> _connections = new();
-    private readonly CancellationTokenSource _clockStop = new();
-    private Task _clock = Task.CompletedTask;
     private volatile bool _stopping;
-
-    /// <summary>A second, or half the heartbeat interval when that is shorter.</summary>
-    public TimeSpan ClockInterval { get; } = options.Value.HeartbeatInterval / 2 < TimeSpan.FromSeconds(1)
-        ? options.Value.HeartbeatInterval / 2
-        : TimeSpan.FromSeconds(1);
 
     public int Count => _connections.Count;
 
@@ -64,14 +50,11 @@ public sealed class ConnectionRegistry(
     public Task StartAsync(CancellationToken cancellationToken)
     {
         lifetime.ApplicationStopping.Register(() => CloseAll());
-        _clock = RunClockAsync(_clockStop.Token);
         return Task.CompletedTask;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        await _clockStop.CancelAsync();
-        await _clock;
         var open = CloseAll();
         try
         {
@@ -80,42 +63,6 @@ public sealed class ConnectionRegistry(
         catch (OperationCanceledException)
         {
             // The host's shutdown timeout won; the sockets are aborted with the server.
-        }
-    }
-
-    public void Dispose() => _clockStop.Dispose();
-
-    private async Task RunClockAsync(CancellationToken cancellationToken)
-    {
-        using var timer = new PeriodicTimer(ClockInterval, time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(cancellationToken))
-            {
-                Tick();
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // Stopping.
-        }
-    }
-
-    /// <summary>One tick: every connection gets the time and the tick's heartbeat frame (encoded once for all).</summary>
-    private void Tick()
-    {
-        var now = time.GetUtcNow();
-        var heartbeat = ServerFrames.Encode(new HeartbeatFrame(now.ToUnixTimeMilliseconds()));
-        foreach (var (connection, _) in _connections)
-        {
-            try
-            {
-                connection.Tick(now, heartbeat);
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                StreamingLog.ConnectionFailed(logger, ex, connection.Id);
-            }
         }
     }
 }

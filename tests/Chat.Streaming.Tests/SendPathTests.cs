@@ -1,4 +1,3 @@
-using System.Net.WebSockets;
 using System.Diagnostics.Metrics;
 using System.Text;
 using System.Text.Json;
@@ -24,8 +23,9 @@ public sealed class SendPathTests : IDisposable
     public async Task FramesQueuedBehindASendThatHasNotCompletedFollowItInOrder()
     {
         var socket = new ScriptedWebSocket();
-        var (connection, run) = await StartAsync(socket);
-        using var owned = connection;
+        using var connection = Create(socket, sendQueueCapacity: 64);
+        var run = connection.RunAsync();
+        await WaitUntilAsync(() => socket.Sent.Count == 1); // hello
 
         socket.HoldSends = true;
         for (var n = 1; n <= 40; n++)
@@ -113,63 +113,9 @@ public sealed class SendPathTests : IDisposable
         Assert.False(socket.OverlappingSends);
     }
 
-    [Fact]
-    public async Task TheReplicasClockSendsAHeartbeatOnceAnIntervalHasPassedAndNotAgainBeforeTheNext()
+    private ChatConnection Create(ScriptedWebSocket socket, int sendQueueCapacity)
     {
-        var socket = new ScriptedWebSocket();
-        var (connection, run) = await StartAsync(socket);
-        using var owned = connection;
-        var start = DateTimeOffset.UtcNow;
-        var heartbeat = Encoding.UTF8.GetBytes("""{"type":"heartbeat"}""");
-
-        connection.Tick(start + TimeSpan.FromSeconds(1), heartbeat);
-        Assert.Single(socket.Sent);
-        connection.Tick(start + Interval + TimeSpan.FromSeconds(1), heartbeat);
-        await WaitUntilAsync(() => socket.Sent.Count == 2);
-        connection.Tick(start + Interval + TimeSpan.FromSeconds(2), heartbeat);
-        connection.Tick(start + (2 * Interval), heartbeat);
-        Assert.Equal(2, socket.Sent.Count); // the next is due an interval after the one sent
-        connection.Tick(start + (2 * Interval) + TimeSpan.FromSeconds(2), heartbeat);
-        await WaitUntilAsync(() => socket.Sent.Count == 3);
-        Assert.Equal("""{"type":"heartbeat"}""", socket.Sent[2]);
-
-        socket.PeerCloses();
-        await run.WaitAsync(TimeSpan.FromSeconds(10));
-    }
-
-    [Fact]
-    public async Task AnExpiredTokenGetsTokenExpiredAndClose4401AtTheFirstTickAfterItsExpiry()
-    {
-        var socket = new ScriptedWebSocket();
-        var expires = DateTimeOffset.UtcNow + TimeSpan.FromMinutes(5);
-        var (connection, run) = await StartAsync(socket, expires);
-        using var owned = connection;
-        var heartbeat = Encoding.UTF8.GetBytes("""{"type":"heartbeat"}""");
-
-        connection.Tick(expires - TimeSpan.FromMilliseconds(1), heartbeat);
-        Assert.Equal(WebSocketState.Open, socket.State);
-        Assert.DoesNotContain(socket.Sent, f => f.Contains("token_expired", StringComparison.Ordinal));
-
-        connection.Tick(expires, heartbeat);
-        await run.WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.Contains(socket.Sent, f => f.Contains("\"code\":\"token_expired\"", StringComparison.Ordinal));
-        Assert.Equal(4401, (int?)socket.SentCloseStatus);
-    }
-
-    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(15);
-
-    /// <summary>A connection with a 64-frame queue, running, past its hello.</summary>
-    private async Task<(ChatConnection Connection, Task Run)> StartAsync(ScriptedWebSocket socket, DateTimeOffset? expiresAt = null)
-    {
-        var connection = Create(socket, sendQueueCapacity: 64, expiresAt);
-        var run = connection.RunAsync();
-        await WaitUntilAsync(() => socket.Sent.Count == 1); // hello
-        return (connection, run);
-    }
-
-    private ChatConnection Create(ScriptedWebSocket socket, int sendQueueCapacity, DateTimeOffset? expiresAt = null)
-    {
-        var options = new StreamingOptions { SendQueueCapacity = sendQueueCapacity, CloseTimeout = TimeSpan.FromMilliseconds(500), HeartbeatInterval = Interval };
+        var options = new StreamingOptions { SendQueueCapacity = sendQueueCapacity, CloseTimeout = TimeSpan.FromMilliseconds(500) };
         var services = new ConnectionServices(
             Hub: null!, Api: null!, Authorizer: null!, Redis: null!, // a connection that never subscribes or sends does not touch them
             new StreamingTelemetry(_services.GetRequiredService<IMeterFactory>()),
@@ -177,7 +123,7 @@ public sealed class SendPathTests : IDisposable
             TimeProvider.System,
             NullLogger<ChatConnection>.Instance);
         var user = new ChatUser("tenant", "user", new HashSet<string> { ChatScopes.Read });
-        return new ChatConnection(socket, user, "token", expiresAt, services);
+        return new ChatConnection(socket, user, "token", expiresAt: null, services);
     }
 
     private static byte[] Frame(int producer, int n) => Encoding.UTF8.GetBytes($$"""{"p":{{producer}},"n":{{n}}}""");
