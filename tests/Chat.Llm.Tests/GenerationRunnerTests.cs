@@ -238,7 +238,7 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
         }
 
         var outcome = await completion.WaitAsync(s_wait);
-        Assert.Equal(GenerationStatus.Completed, outcome.Status);
+        Assert.True(outcome.Status == GenerationStatus.Completed, $"{outcome.Status}: {outcome.ErrorCode}");
         Assert.Equal(Enumerable.Range(2, (int)outcome.ChunkCount).Select(i => (long)i), resumed.Select(f => f.Seq));
         Assert.Equal(FrameTypes.Completed, resumed[^1].Type);
     }
@@ -305,6 +305,7 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
     public async Task StalledStreamFailsWithIdleTimeoutAndStoresPartialText()
     {
         var config = TestConfig.Fast().WithProvider("openai", ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/"));
+        config["Llm:Timeouts:Idle"] = "00:00:00.500";
         await using var host = await LlmHost.StartAsync(config, redis.Redis);
         _upstream.Enqueue(new StreamReply(["Thinking"], StreamEnd.Stall));
         var job = Job(host);
