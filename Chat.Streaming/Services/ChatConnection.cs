@@ -355,32 +355,27 @@ public sealed class ChatConnection : IFrameSink, IDisposable
             var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(_options.MaxFrameBytes, 2 * 1024));
             try
             {
-                // A zero-byte receive that ends the message was an empty frame: nothing more to read for it.
+                // A zero-byte receive that ends the message was an empty frame: nothing more to read for it. The frame so
+                // far is what the message buffer holds, then the buffer's first `length` bytes.
                 var length = 0;
                 var tooBig = false;
                 pieces?.Clear();
                 while (!result.EndOfMessage)
                 {
-                    // Past the limit the rest of the frame is read into the buffer and dropped.
-                    var into = pieces is null && !tooBig ? buffer.AsMemory(length) : buffer.AsMemory();
-                    if (into.IsEmpty)
+                    if (length == buffer.Length)
                     {
-                        // The frame is longer than the buffer: go on in the message buffer.
-                        pieces = new ArrayBufferWriter<byte>(2 * buffer.Length);
-                        pieces.Write(buffer.AsSpan(0, length));
-                        into = buffer.AsMemory();
+                        // Longer than the buffer: its bytes move to the message buffer, made for the first such frame.
+                        (pieces ??= new ArrayBufferWriter<byte>(2 * buffer.Length)).Write(buffer);
+                        length = 0;
                     }
-                    result = await _socket.ReceiveAsync(into, CancellationToken.None);
+                    result = await _socket.ReceiveAsync(buffer.AsMemory(length), CancellationToken.None);
                     if (result.MessageType == WebSocketMessageType.Close)
                     {
                         RequestClose(CloseCodes.Normal, "bye", drain: false);
                         return;
                     }
-                    if (tooBig)
-                    {
-                        continue;
-                    }
-                    if (length + (pieces?.WrittenCount ?? 0) + result.Count > _options.MaxFrameBytes)
+                    length += result.Count;
+                    if (!tooBig && (pieces?.WrittenCount ?? 0) + length > _options.MaxFrameBytes)
                     {
                         if (_close is null)
                         {
@@ -388,15 +383,12 @@ public sealed class ChatConnection : IFrameSink, IDisposable
                             RequestClose(CloseCodes.MessageTooBig, "frame too big", drain: true);
                         }
                         tooBig = true;
+                    }
+                    if (tooBig)
+                    {
+                        // The rest of the frame is read and dropped.
                         pieces?.Clear();
-                    }
-                    else if (pieces is null)
-                    {
-                        length += result.Count;
-                    }
-                    else
-                    {
-                        pieces.Write(buffer.AsSpan(0, result.Count));
+                        length = 0;
                     }
                 }
 
@@ -404,7 +396,12 @@ public sealed class ChatConnection : IFrameSink, IDisposable
                 {
                     continue; // closing: read until the peer answers the close, ignore what it sends
                 }
-                var frameBytes = pieces is { WrittenCount: > 0 } ? pieces.WrittenMemory : buffer.AsMemory(0, length);
+                ReadOnlyMemory<byte> frameBytes = buffer.AsMemory(0, length);
+                if (pieces is { WrittenCount: > 0 })
+                {
+                    pieces.Write(frameBytes.Span);
+                    frameBytes = pieces.WrittenMemory;
+                }
                 await OnFrameAsync(result.MessageType, frameBytes);
             }
             finally
