@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.WebSockets;
-using System.Threading.Channels;
 using Chat.Messaging;
 using Chat.ServiceDefaults.Authentication;
 using Chat.Streaming.Infrastructure;
@@ -39,11 +38,13 @@ public sealed class ChatConnection : IFrameSink, IDisposable
     private readonly DateTimeOffset? _expiresAt;
     private readonly ConnectionServices _services;
     private readonly StreamingOptions _options;
-    private readonly Channel<ReadOnlyMemory<byte>> _queue;
+    private readonly SendQueue _queue;
     private readonly Dictionary<Guid, Subscription> _subscriptions = []; // reader loop only
     private ConcurrentDictionary<Guid, Guid>? _generations; // made on the first generation frame: an idle socket does not pay for it
     private readonly CancellationTokenSource _stop = new();
-    private readonly CancellationTokenSource _abortTimer = new();
+    private ITimer? _clock; // heartbeats and the token's expiry (OnClock)
+    private DateTimeOffset _nextHeartbeat; // touched by OnClock only, after RunAsync sets it
+    private ITimer? _abortTimer; // made when the close is requested: an open socket does not pay for it
     private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TokenBucket _rate;
     private CloseRequest? _close;
@@ -61,14 +62,8 @@ public sealed class ChatConnection : IFrameSink, IDisposable
         _services = services;
         _options = services.Options;
         // Live frames never wait: a full queue is the slow-consumer signal. Replays wait until it is half empty.
-        _queue = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(_options.SendQueueCapacity)
-        {
-            SingleReader = true,
-            SingleWriter = false,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
+        _queue = new SendQueue(_options.SendQueueCapacity);
         _rate = new TokenBucket(_options.RateLimitBurst, _options.RateLimitPerSecond, services.Time);
-        _abortTimer.Token.Register(socket.Abort);
     }
 
     public string Id { get; } = Guid.CreateVersion7().ToString("N")[^12..];
@@ -82,7 +77,11 @@ public sealed class ChatConnection : IFrameSink, IDisposable
         telemetry.Connections.Add(1);
         StreamingLog.ConnectionOpened(_services.Logger, Id, _user.TenantId, _user.UserId, InstanceInfo.Id);
         var writer = RunWriterAsync();
-        var timers = RunTimersAsync(_stop.Token);
+        var now = _services.Time.GetUtcNow();
+        _nextHeartbeat = now + _options.HeartbeatInterval;
+        _clock = _services.Time.CreateTimer(static connection => ((ChatConnection)connection!).OnClock(), this,
+            Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        ArmClock(now);
         try
         {
             TryEnqueue(ServerFrames.Encode(new HelloFrame(
@@ -103,7 +102,7 @@ public sealed class ChatConnection : IFrameSink, IDisposable
             RequestClose(CloseCodes.Normal, "bye", drain: false);
             await writer; // ends once the queue is complete; the abort timer bounds a peer that stopped reading
             await _stop.CancelAsync();
-            await timers;
+            _clock.Dispose(); // a tick already running finds _close set and does nothing
             foreach (var subscription in _subscriptions.Values)
             {
                 await _services.Hub.DetachAsync(subscription);
@@ -117,7 +116,7 @@ public sealed class ChatConnection : IFrameSink, IDisposable
 
     public void Dispose()
     {
-        _abortTimer.Dispose();
+        Interlocked.Exchange(ref _abortTimer, null)?.Dispose();
         _stop.Dispose();
     }
 
@@ -135,19 +134,15 @@ public sealed class ChatConnection : IFrameSink, IDisposable
         {
             _discardQueue = true;
         }
-        _queue.Writer.TryComplete();
-        try
-        {
-            _abortTimer.CancelAfter(_options.CloseTimeout * 2);
-        }
-        catch (ObjectDisposedException)
-        {
-        }
+        _queue.TryComplete();
+        // A peer that never answers the close, or stops reading mid-send, is cut off. Made once: only the first close
+        // request gets here, and the connection's own close request comes before it is disposed.
+        _abortTimer = _services.Time.CreateTimer(static socket => ((WebSocket)socket!).Abort(), _socket, _options.CloseTimeout * 2, Timeout.InfiniteTimeSpan);
     }
 
     public bool TryEnqueue(ReadOnlyMemory<byte> frame)
     {
-        if (TrySendInline(frame) || _queue.Writer.TryWrite(frame))
+        if (TrySendInline(frame) || _queue.TryWrite(frame))
         {
             return true;
         }
@@ -193,7 +188,7 @@ public sealed class ChatConnection : IFrameSink, IDisposable
     /// </summary>
     private bool TrySendInline(ReadOnlyMemory<byte> frame)
     {
-        if (_close is not null || _queue.Reader.Count != 0
+        if (_close is not null || _queue.Count != 0
             || Interlocked.CompareExchange(ref _sendSide, SendInline, SendIdle) != SendIdle)
         {
             return false;
@@ -252,13 +247,13 @@ public sealed class ChatConnection : IFrameSink, IDisposable
     {
         try
         {
-            while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
+            while (await _queue.WaitToReadAsync())
             {
                 AcquireSendSide();
                 try
                 {
                     await FinishPendingSendAsync();
-                    while (!_discardQueue && _queue.Reader.TryRead(out var frame))
+                    while (!_discardQueue && _queue.TryRead(out var frame))
                     {
                         await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
                         _services.Telemetry.FramesSent.Add(1);
@@ -298,36 +293,53 @@ public sealed class ChatConnection : IFrameSink, IDisposable
     }
 
     /// <summary>
-    /// Protocol heartbeats (WebSocket PINGs are sent by the socket itself) and the token's expiry. Each is due at a
-    /// deadline and acted on only once that deadline has passed, so a timer that wakes early (the timer and the wall
-    /// clock are different clocks, and sub-millisecond delays round to zero) never sends a heartbeat early or spins.
+    /// Protocol heartbeats (WebSocket PINGs are sent by the socket itself) and the token's expiry, on one timer per
+    /// connection rather than an async loop: a loop held its state machine, a delay and a cancellation registration
+    /// for the socket's life (~0.3 KB, docs/BENCHMARKS.md, table 2). Each is due at a deadline and acted on only once
+    /// that deadline has passed, so a timer that fires early (the timer and the wall clock are different clocks, and
+    /// sub-millisecond delays round to zero) never sends a heartbeat early or spins. The timer is one-shot and re-armed
+    /// at the end of each tick, so ticks never overlap.
     /// </summary>
-    private async Task RunTimersAsync(CancellationToken cancellationToken)
+    private void OnClock()
     {
-        var time = _services.Time;
-        var nextHeartbeat = time.GetUtcNow() + _options.HeartbeatInterval;
+        if (_close is not null)
+        {
+            return;
+        }
         try
         {
-            while (!cancellationToken.IsCancellationRequested)
+            var now = _services.Time.GetUtcNow();
+            if (_expiresAt is { } expires && now >= expires)
             {
-                var now = time.GetUtcNow();
-                if (_expiresAt is { } expires && now >= expires)
-                {
-                    SendError(null, ErrorCodes.TokenExpired, "The access token expired; reconnect with a fresh one.");
-                    RequestClose(CloseCodes.Unauthorized, ErrorCodes.TokenExpired, drain: true);
-                    return;
-                }
-                if (now >= nextHeartbeat)
-                {
-                    TryEnqueue(ServerFrames.Encode(new HeartbeatFrame(now.ToUnixTimeMilliseconds())));
-                    nextHeartbeat = now + _options.HeartbeatInterval;
-                }
-                var due = _expiresAt is { } expiry && expiry < nextHeartbeat ? expiry : nextHeartbeat;
-                await Task.Delay(TimerDelay(due - now), time, cancellationToken);
+                SendError(null, ErrorCodes.TokenExpired, "The access token expired; reconnect with a fresh one.");
+                RequestClose(CloseCodes.Unauthorized, ErrorCodes.TokenExpired, drain: true);
+                return;
             }
+            if (now >= _nextHeartbeat)
+            {
+                TryEnqueue(ServerFrames.Encode(new HeartbeatFrame(now.ToUnixTimeMilliseconds())));
+                _nextHeartbeat = now + _options.HeartbeatInterval;
+            }
+            ArmClock(now);
         }
-        catch (OperationCanceledException)
+        catch (Exception ex)
         {
+            // A timer callback has no caller to throw to: end the connection rather than the process.
+            StreamingLog.ConnectionFailed(_services.Logger, ex, Id);
+            RequestClose(CloseCodes.InternalError, ErrorCodes.Internal, drain: false);
+        }
+    }
+
+    private void ArmClock(DateTimeOffset now)
+    {
+        var due = _expiresAt is { } expiry && expiry < _nextHeartbeat ? expiry : _nextHeartbeat;
+        try
+        {
+            _clock?.Change(TimerDelay(due - now), Timeout.InfiniteTimeSpan);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The connection ended while this tick ran.
         }
     }
 
@@ -528,7 +540,7 @@ public sealed class ChatConnection : IFrameSink, IDisposable
                 continue;
             }
             // Replays can be long: wait for the writer rather than overflow the queue (live frames are buffering).
-            while (_queue.Reader.Count >= _options.SendQueueCapacity / 2 && _close is null)
+            while (_queue.Count >= _queue.Capacity / 2 && _close is null)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(5), _services.Time, _stop.Token);
             }

@@ -1,0 +1,134 @@
+using System.Threading.Tasks.Sources;
+
+namespace Chat.Streaming.Services;
+
+/// <summary>
+/// A connection's bounded queue of frames to send: any thread may add, one writer loop takes. It does what the
+/// connection used from <c>Channel.CreateBounded</c> (never-waiting writes, one waiting reader, completion) and no more,
+/// because a socket holds its queue for hours and an idle one is almost always empty. A bounded channel kept about
+/// 0.9 KB of reader, writer and waiter objects per socket (docs/BENCHMARKS.md, table 2); this keeps one object, and its
+/// array only from the first frame that had to wait.
+/// </summary>
+public sealed class SendQueue(int capacity) : IValueTaskSource<bool>
+{
+    private readonly Lock _lock = new();
+    private ReadOnlyMemory<byte>[]? _items; // a ring, grown by doubling up to capacity
+    private int _head;
+    private int _count;
+    private bool _completed;
+    private bool _readerWaiting;
+    private ManualResetValueTaskSourceCore<bool> _wait = new() { RunContinuationsAsynchronously = true };
+
+    public int Capacity { get; } = capacity > 0 ? capacity : throw new ArgumentOutOfRangeException(nameof(capacity));
+
+    /// <summary>Frames waiting; a racy read, as <c>ChannelReader.Count</c> is to a caller outside its lock.</summary>
+    public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Adds a frame unless the queue is full or completed; never waits.</summary>
+    public bool TryWrite(ReadOnlyMemory<byte> frame)
+    {
+        lock (_lock)
+        {
+            if (_completed || _count == Capacity)
+            {
+                return false;
+            }
+            if (_items is null || _count == _items.Length)
+            {
+                Grow();
+            }
+            _items![(_head + _count) % _items.Length] = frame;
+            Volatile.Write(ref _count, _count + 1);
+            if (!_readerWaiting)
+            {
+                return true;
+            }
+            _readerWaiting = false;
+        }
+        _wait.SetResult(true);
+        return true;
+    }
+
+    /// <summary>No more frames will be added; the reader still takes what is queued. False if already completed.</summary>
+    public bool TryComplete()
+    {
+        lock (_lock)
+        {
+            if (_completed)
+            {
+                return false;
+            }
+            _completed = true;
+            if (!_readerWaiting)
+            {
+                return true;
+            }
+            _readerWaiting = false;
+        }
+        _wait.SetResult(false);
+        return true;
+    }
+
+    /// <summary>Takes the oldest frame. Only the single reader calls it.</summary>
+    public bool TryRead(out ReadOnlyMemory<byte> frame)
+    {
+        lock (_lock)
+        {
+            if (_count == 0)
+            {
+                frame = default;
+                return false;
+            }
+            frame = _items![_head];
+            _items[_head] = default; // the frame's bytes are not held after it is sent
+            _head = (_head + 1) % _items.Length;
+            Volatile.Write(ref _count, _count - 1);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// True once a frame is queued; false once the queue is completed and empty. Only the single reader calls it, and
+    /// only one wait is outstanding at a time.
+    /// </summary>
+    public ValueTask<bool> WaitToReadAsync()
+    {
+        lock (_lock)
+        {
+            if (_count > 0)
+            {
+                return new ValueTask<bool>(true);
+            }
+            if (_completed)
+            {
+                return new ValueTask<bool>(false);
+            }
+            if (_readerWaiting)
+            {
+                throw new InvalidOperationException("The send queue has one reader, and it is already waiting.");
+            }
+            _wait.Reset();
+            _readerWaiting = true;
+            return new ValueTask<bool>(this, _wait.Version);
+        }
+    }
+
+    private void Grow()
+    {
+        var size = _items is null ? Math.Min(8, Capacity) : Math.Min(_items.Length * 2, Capacity);
+        var grown = new ReadOnlyMemory<byte>[size];
+        for (var i = 0; i < _count; i++)
+        {
+            grown[i] = _items![(_head + i) % _items.Length];
+        }
+        _items = grown;
+        _head = 0;
+    }
+
+    bool IValueTaskSource<bool>.GetResult(short token) => _wait.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _wait.GetStatus(token);
+
+    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _wait.OnCompleted(continuation, state, token, flags);
+}
