@@ -116,8 +116,14 @@ public sealed class ConversationHub(IConnectionMultiplexer redis, StreamingTelem
         topic.Queue = queue;
         telemetry.RedisSubscriptions.Add(1);
         StreamingLog.ChannelSubscribed(logger, topic.ConversationId);
-        // The queue hands messages over one at a time, in publication order, awaiting each handler.
-        queue.OnMessage(message => OnMessageAsync(topic, message));
+        // The queue hands messages over one at a time, in publication order, awaiting each handler. Its loop belongs to
+        // the replica, not to the socket whose subscribe opened the topic, so it starts without that socket's execution
+        // context: otherwise it would run every later frame (and any gap-filling Redis read) inside that socket's
+        // subscribe span, ended long ago, and keep the span and its tags alive for as long as the topic lives.
+        using (ExecutionContext.SuppressFlow())
+        {
+            queue.OnMessage(message => OnMessageAsync(topic, message));
+        }
     }
 
     private async Task OnMessageAsync(Topic topic, ChannelMessage message)
