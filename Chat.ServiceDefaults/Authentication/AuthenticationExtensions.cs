@@ -115,7 +115,7 @@ public static class AuthenticationExtensions
         {
             OnMessageReceived = ctx =>
             {
-                if (allowQueryStringToken && string.IsNullOrEmpty(ctx.Token) && ctx.Request.Query.TryGetValue("access_token", out var token))
+                if (allowQueryStringToken && string.IsNullOrEmpty(ctx.Token) && QueryStringToken.Read(ctx.Request) is { } token)
                 {
                     ctx.Token = token;
                 }

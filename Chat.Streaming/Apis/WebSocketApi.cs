@@ -145,7 +145,7 @@ public static class WebSocketApi
         {
             return header["Bearer ".Length..].Trim();
         }
-        return context.Request.Query["access_token"].ToString();
+        return QueryStringToken.Read(context.Request) ?? "";
     }
 
     private static DateTimeOffset? ReadExpiry(System.Security.Claims.ClaimsPrincipal principal) =>
