@@ -47,6 +47,7 @@ public sealed class ChatConnection : IFrameSink, IDisposable
     private ITimer? _abortTimer; // made when the close is requested: an open socket does not pay for it
     private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TokenBucket _rate;
+    private readonly ActivityContext _request; // the handshake's span, which each frame's span links to
     private CloseRequest? _close;
     private volatile bool _discardQueue;
     private int _sendSide; // who may call SendAsync now: SendIdle, SendInline or SendWriter
@@ -64,6 +65,7 @@ public sealed class ChatConnection : IFrameSink, IDisposable
         // Live frames never wait: a full queue is the slow-consumer signal. Replays wait until it is half empty.
         _queue = new SendQueue(_options.SendQueueCapacity);
         _rate = new TokenBucket(_options.RateLimitBurst, _options.RateLimitPerSecond, services.Time);
+        _request = Activity.Current?.Context ?? default;
     }
 
     public string Id { get; } = Guid.CreateVersion7().ToString("N")[^12..];
@@ -478,7 +480,7 @@ public sealed class ChatConnection : IFrameSink, IDisposable
 
     private async Task SubscribeAsync(ClientFrame frame)
     {
-        using var activity = StreamingTelemetry.ActivitySource.StartActivity("subscribe");
+        using var activity = StartFrameActivity("subscribe", ActivityKind.Internal);
         activity?.SetTag("chat.conversation_id", frame.ConversationId);
         activity?.SetTag("chat.generation_id", frame.GenerationId);
         activity?.SetTag("chat.after", frame.After);
@@ -594,7 +596,7 @@ public sealed class ChatConnection : IFrameSink, IDisposable
             SendError(frame.Id, ErrorCodes.Forbidden, "Sending needs the chat.write scope.", frame.ConversationId);
             return;
         }
-        using var activity = StreamingTelemetry.ActivitySource.StartActivity("message.send", ActivityKind.Client);
+        using var activity = StartFrameActivity("message.send", ActivityKind.Client);
         activity?.SetTag("chat.conversation_id", frame.ConversationId);
         var conversationId = frame.ConversationId;
 
@@ -667,7 +669,7 @@ public sealed class ChatConnection : IFrameSink, IDisposable
             SendError(frame.Id, ErrorCodes.GenerationNotFound, "No such generation in a subscribed conversation.", generationId: generationId);
             return;
         }
-        using var activity = StreamingTelemetry.ActivitySource.StartActivity("generation.cancel", ActivityKind.Producer);
+        using var activity = StartFrameActivity("generation.cancel", ActivityKind.Producer);
         activity?.SetTag("chat.generation_id", generationId);
         try
         {
@@ -679,6 +681,26 @@ public sealed class ChatConnection : IFrameSink, IDisposable
             return;
         }
         TryEnqueue(ServerFrames.Encode(new AckFrame(frame.Id, conversationId, null, generationId, null)));
+    }
+
+    /// <summary>
+    /// Starts a client frame's span as the root of a trace of its own, linked to the connection's request span, as
+    /// SignalR does for hub invocations (.NET 9). The request span lasts as long as the socket: as its children, every
+    /// message a socket ever sent would share one trace, complete only when the socket closes, hours later. The calls to
+    /// chat-api made under the span (and the generation they start) join its trace. Only the calling handler's flow sees
+    /// the change of <see cref="Activity.Current"/>: handlers are async methods, whose context changes end with them.
+    /// </summary>
+    private Activity? StartFrameActivity(string name, ActivityKind kind)
+    {
+        var current = Activity.Current;
+        Activity.Current = null;
+        var activity = StreamingTelemetry.ActivitySource.StartActivity(name, kind, parentContext: default,
+            links: _request == default ? null : [new ActivityLink(_request)]);
+        if (activity is null)
+        {
+            Activity.Current = current;
+        }
+        return activity;
     }
 
     private void SendError(string? id, string code, string message, Guid? conversationId = null, Guid? generationId = null)

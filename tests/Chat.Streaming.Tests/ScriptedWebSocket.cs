@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using System.Net.WebSockets;
 using System.Text;
 
@@ -14,6 +15,9 @@ public sealed class ScriptedWebSocket : WebSocket
     private readonly List<string> _sent = [];
     private readonly List<TaskCompletionSource> _held = [];
     private readonly TaskCompletionSource _peerClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Channel<byte[]> _incoming = Channel.CreateUnbounded<byte[]>();
+    private byte[]? _reading; // the peer's frame being read, from _readOffset
+    private int _readOffset;
     private int _sending;
     private WebSocketState _state = WebSocketState.Open;
 
@@ -87,11 +91,31 @@ public sealed class ScriptedWebSocket : WebSocket
         return new ValueTask(hold.Task.ContinueWith(_ => Interlocked.Decrement(ref _sending), TaskScheduler.Default));
     }
 
+    /// <summary>Queues a text frame from the peer; the connection reads it as it reads a real one, zero-byte wait first.</summary>
+    public void PeerSends(string text) => _incoming.Writer.TryWrite(Encoding.UTF8.GetBytes(text));
+
     public override async ValueTask<ValueWebSocketReceiveResult> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        await _peerClosed.Task.WaitAsync(cancellationToken);
-        _state = WebSocketState.CloseReceived;
-        return new ValueWebSocketReceiveResult(0, WebSocketMessageType.Close, endOfMessage: true);
+        if (_reading is null)
+        {
+            var next = _incoming.Reader.ReadAsync(cancellationToken).AsTask();
+            if (await Task.WhenAny(next, _peerClosed.Task.WaitAsync(cancellationToken)) != next)
+            {
+                _state = WebSocketState.CloseReceived;
+                return new ValueWebSocketReceiveResult(0, WebSocketMessageType.Close, endOfMessage: true);
+            }
+            _reading = await next;
+            _readOffset = 0;
+        }
+        var count = Math.Min(buffer.Length, _reading.Length - _readOffset);
+        _reading.AsMemory(_readOffset, count).CopyTo(buffer);
+        _readOffset += count;
+        var end = _readOffset == _reading.Length;
+        if (end)
+        {
+            _reading = null;
+        }
+        return new ValueWebSocketReceiveResult(count, WebSocketMessageType.Text, end);
     }
 
     public override Task CloseOutputAsync(WebSocketCloseStatus closeStatus, string? statusDescription, CancellationToken cancellationToken)

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Text;
 using System.Text.Json;
@@ -113,9 +115,14 @@ public sealed class SendPathTests : IDisposable
         Assert.False(socket.OverlappingSends);
     }
 
-    private ChatConnection Create(ScriptedWebSocket socket, int sendQueueCapacity)
+    private ChatConnection Create(ScriptedWebSocket socket, int sendQueueCapacity, int maxSubscriptions = 100)
     {
-        var options = new StreamingOptions { SendQueueCapacity = sendQueueCapacity, CloseTimeout = TimeSpan.FromMilliseconds(500) };
+        var options = new StreamingOptions
+        {
+            SendQueueCapacity = sendQueueCapacity,
+            CloseTimeout = TimeSpan.FromMilliseconds(500),
+            MaxSubscriptionsPerConnection = maxSubscriptions,
+        };
         var services = new ConnectionServices(
             Hub: null!, Api: null!, Authorizer: null!, Redis: null!, // a connection that never subscribes or sends does not touch them
             new StreamingTelemetry(_services.GetRequiredService<IMeterFactory>()),
@@ -124,6 +131,39 @@ public sealed class SendPathTests : IDisposable
             NullLogger<ChatConnection>.Instance);
         var user = new ChatUser("tenant", "user", new HashSet<string> { ChatScopes.Read });
         return new ChatConnection(socket, user, "token", expiresAt: null, services);
+    }
+
+    [Fact]
+    public async Task AFramesSpanStartsATraceOfItsOwnLinkedToTheConnectionsRequestSpan()
+    {
+        var stopped = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name is StreamingTelemetry.Name or "test.request",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = stopped.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        using var requests = new ActivitySource("test.request");
+        using var request = requests.StartActivity("GET /ws", ActivityKind.Server);
+        Assert.NotNull(request);
+
+        var socket = new ScriptedWebSocket();
+        // No subscription allowed: the subscribe span starts, and the frame is refused without Redis or chat-api.
+        using var connection = Create(socket, sendQueueCapacity: 64, maxSubscriptions: 0);
+        var run = connection.RunAsync();
+        socket.PeerSends($$"""{"type":"subscribe","id":"s1","conversationId":"{{Guid.NewGuid()}}"}""");
+        await WaitUntilAsync(() => socket.Sent.Count == 2);
+        Assert.Contains("too_many_subscriptions", socket.Sent[1], StringComparison.Ordinal);
+
+        var span = Assert.Single(stopped, a => a.OperationName == "subscribe" && a.Links.Any(l => l.Context.TraceId == request.TraceId));
+        Assert.Equal(default, span.ParentSpanId);
+        Assert.NotEqual(request.TraceId, span.TraceId);
+        Assert.Equal(request.SpanId, Assert.Single(span.Links).Context.SpanId);
+        Assert.Same(request, Activity.Current);
+
+        socket.PeerCloses();
+        await run.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
     private static byte[] Frame(int producer, int n) => Encoding.UTF8.GetBytes($$"""{"p":{{producer}},"n":{{n}}}""");
