@@ -9,7 +9,7 @@ namespace Chat.Streaming.Services;
 /// 0.9 KB of reader, writer and waiter objects per socket (docs/BENCHMARKS.md, table 2); this keeps one object, and its
 /// array only from the first frame that had to wait.
 /// </summary>
-public sealed class SendQueue(int capacity) : IValueTaskSource<bool>
+public sealed class SendQueue(int capacity) : IValueTaskSource<bool>, IThreadPoolWorkItem
 {
     private readonly Lock _lock = new();
     private ReadOnlyMemory<byte>[]? _items; // a ring, grown by doubling up to capacity
@@ -17,7 +17,12 @@ public sealed class SendQueue(int capacity) : IValueTaskSource<bool>
     private int _count;
     private bool _completed;
     private bool _readerWaiting;
-    private ManualResetValueTaskSourceCore<bool> _wait = new() { RunContinuationsAsynchronously = true };
+    private bool _wakeResult;
+
+    // The reader's continuation runs on a thread-pool thread taken from the global queue (Execute), as a channel's does:
+    // the writer is often the Redis fan-out loop, and the core's own "run asynchronously" queues to the calling thread's
+    // local queue, where a conversation's writers waited for the fan-out of a broadcast to finish (docs/BENCHMARKS.md).
+    private ManualResetValueTaskSourceCore<bool> _wait;
 
     public int Capacity { get; } = capacity > 0 ? capacity : throw new ArgumentOutOfRangeException(nameof(capacity));
 
@@ -44,8 +49,9 @@ public sealed class SendQueue(int capacity) : IValueTaskSource<bool>
                 return true;
             }
             _readerWaiting = false;
+            _wakeResult = true;
         }
-        _wait.SetResult(true);
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         return true;
     }
 
@@ -64,8 +70,9 @@ public sealed class SendQueue(int capacity) : IValueTaskSource<bool>
                 return true;
             }
             _readerWaiting = false;
+            _wakeResult = false;
         }
-        _wait.SetResult(false);
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         return true;
     }
 
@@ -124,6 +131,8 @@ public sealed class SendQueue(int capacity) : IValueTaskSource<bool>
         _items = grown;
         _head = 0;
     }
+
+    void IThreadPoolWorkItem.Execute() => _wait.SetResult(_wakeResult);
 
     bool IValueTaskSource<bool>.GetResult(short token) => _wait.GetResult(token);
 
