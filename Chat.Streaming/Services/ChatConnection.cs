@@ -692,6 +692,10 @@ public sealed class ChatConnection : IFrameSink, IDisposable
     /// </summary>
     private Activity? StartFrameActivity(string name, ActivityKind kind)
     {
+        if (!StreamingTelemetry.ActivitySource.HasListeners())
+        {
+            return null;
+        }
         var current = Activity.Current;
         Activity.Current = null;
         var activity = StreamingTelemetry.ActivitySource.StartActivity(name, kind, parentContext: default,

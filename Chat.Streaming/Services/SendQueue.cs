@@ -17,7 +17,6 @@ public sealed class SendQueue(int capacity) : IValueTaskSource<bool>, IThreadPoo
     private int _count;
     private bool _completed;
     private bool _readerWaiting;
-    private bool _wakeResult;
 
     // The reader's continuation runs on a thread-pool thread taken from the global queue (Execute), as a channel's does:
     // the writer is often the Redis fan-out loop, and the core's own "run asynchronously" queues to the calling thread's
@@ -32,6 +31,7 @@ public sealed class SendQueue(int capacity) : IValueTaskSource<bool>, IThreadPoo
     /// <summary>Adds a frame unless the queue is full or completed; never waits.</summary>
     public bool TryWrite(ReadOnlyMemory<byte> frame)
     {
+        bool wake;
         lock (_lock)
         {
             if (_completed || _count == Capacity)
@@ -44,20 +44,16 @@ public sealed class SendQueue(int capacity) : IValueTaskSource<bool>, IThreadPoo
             }
             _items![(_head + _count) % _items.Length] = frame;
             Volatile.Write(ref _count, _count + 1);
-            if (!_readerWaiting)
-            {
-                return true;
-            }
-            _readerWaiting = false;
-            _wakeResult = true;
+            wake = ReleaseWaiter();
         }
-        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        Wake(wake);
         return true;
     }
 
     /// <summary>No more frames will be added; the reader still takes what is queued. False if already completed.</summary>
     public bool TryComplete()
     {
+        bool wake;
         lock (_lock)
         {
             if (_completed)
@@ -65,14 +61,9 @@ public sealed class SendQueue(int capacity) : IValueTaskSource<bool>, IThreadPoo
                 return false;
             }
             _completed = true;
-            if (!_readerWaiting)
-            {
-                return true;
-            }
-            _readerWaiting = false;
-            _wakeResult = false;
+            wake = ReleaseWaiter();
         }
-        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        Wake(wake);
         return true;
     }
 
@@ -120,6 +111,22 @@ public sealed class SendQueue(int capacity) : IValueTaskSource<bool>, IThreadPoo
         }
     }
 
+    /// <summary>Under the lock: whether a waiting reader is to be woken (and is no longer waiting).</summary>
+    private bool ReleaseWaiter()
+    {
+        var waiting = _readerWaiting;
+        _readerWaiting = false;
+        return waiting;
+    }
+
+    private void Wake(bool wake)
+    {
+        if (wake)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
     private void Grow()
     {
         var size = _items is null ? Math.Min(8, Capacity) : Math.Min(_items.Length * 2, Capacity);
@@ -132,7 +139,8 @@ public sealed class SendQueue(int capacity) : IValueTaskSource<bool>, IThreadPoo
         _head = 0;
     }
 
-    void IThreadPoolWorkItem.Execute() => _wait.SetResult(_wakeResult);
+    // The reader is waiting, so nothing is taken meanwhile: frames queued means a write woke it, none means completion.
+    void IThreadPoolWorkItem.Execute() => _wait.SetResult(Volatile.Read(ref _count) > 0);
 
     bool IValueTaskSource<bool>.GetResult(short token) => _wait.GetResult(token);
 
