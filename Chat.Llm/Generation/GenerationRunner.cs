@@ -288,47 +288,6 @@ public sealed class GenerationRunner(
     }
 
     /// <summary>
-    /// Where a generation's frames go: each to Redis, in order, and at once to <see cref="GenerationFeed"/> (the
-    /// multiplexer keeps one connection's commands in the order they are issued). <see cref="SendAsync"/> returns the
-    /// previous frame's write, so one write is in flight while the next frame is produced; a failed write surfaces at the
-    /// next send or at <see cref="DrainAsync"/>.
-    /// </summary>
-    private sealed class FrameOutlet(GenerationFeed feed, GenerationFramePublisher publisher, GenerationOptions settings)
-    {
-        private Task _pending = Task.CompletedTask;
-
-        public Task SendAsync(GenerationFrame frame)
-        {
-            var previous = _pending;
-            // Issued first (the commands are queued on the connection before this returns), then handed over: the local
-            // follower may write its response inline, and Redis's followers should not wait for that.
-            _pending = publisher.PublishAsync(frame, settings.ReplayWindow, settings.StreamMaxLength);
-            feed.Deliver(frame);
-            return previous;
-        }
-
-        /// <summary>Waits until every frame sent is in Redis; a failed write surfaces here once, not again at the next send.</summary>
-        public Task DrainAsync()
-        {
-            var pending = _pending;
-            _pending = Task.CompletedTask;
-            return pending;
-        }
-
-        /// <summary>Observes the last write whatever became of it (its failure was logged or is moot by now).</summary>
-        public async Task SettleAsync()
-        {
-            try
-            {
-                await _pending;
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-            }
-        }
-    }
-
-    /// <summary>
     /// The primary route's stream, started before the job's messages are committed: its first update is requested at
     /// once and handed to the runner's loop by <see cref="TryTake"/>; <see cref="AbandonAsync"/> cancels and disposes it
     /// if the loop never took it (the job was dropped, or failed before streaming).
