@@ -51,4 +51,7 @@ public static class LlmErrorCodes
     public const string AllProvidersFailed = "all_providers_failed";
     public const string ContextTooLarge = "context_length_exceeded";
     public const string ServerShutdown = "server_shutdown";
+
+    /// <summary>The process running the generation died or lost its lease; another replica ended it with the text that survived.</summary>
+    public const string Interrupted = "interrupted";
 }

@@ -3,6 +3,9 @@ using Chat.Api.Infrastructure;
 using Chat.Data;
 using Chat.Data.Entities;
 using Microsoft.EntityFrameworkCore;
+using Chat.Llm.Generation;
+using Chat.Llm.Options;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Chat.Api.Services;
@@ -30,7 +33,7 @@ public sealed record ReplyPlaceholder(Guid Id, Guid GenerationId, string Model, 
 /// Reads and writes a conversation's messages for the caller in <see cref="IDataScope"/>. The reply code calls
 /// <see cref="AppendTurnAsync"/>; the endpoint only maps results.
 /// </summary>
-public sealed class MessageService(ChatDbContext db, IDataScope scope)
+public sealed class MessageService(ChatDbContext db, IDataScope scope, GenerationOwner owner, IOptions<LlmOptions> llm)
 {
     /// <summary>
     /// Stores a user's message and, when <paramref name="reply"/> is given, the placeholder of its reply, in one
@@ -89,7 +92,7 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
     /// 0.7 ms per message here against 0.7 ms for the statement itself (docs/BENCHMARKS.md, fifth pass). The rows it
     /// writes are known to the caller, so only the database-made values come back. c inserts the conversation only
     /// when asked (its WHERE) and u reads nothing from it: the foreign key is checked at the end of the statement,
-    /// after every insert in it. Without a reply, a selects no row (its values are then placeholders of the right types).
+    /// after every insert in it. The reply's row is leased to this process (<see cref="GenerationOwner"/>) from the start. Without a reply, a selects no row (its values are then placeholders of the right types).
     /// </summary>
     private Task<List<(Guid Id, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)>> InsertTurnAsync(
         Guid conversationId, string tenantId, string userId, Guid messageId, string content, string? clientMessageId,
@@ -107,9 +110,10 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
                 RETURNING id, created_at, updated_at, tenant_id, user_id),
             a AS (
                 INSERT INTO chat_messages (id, conversation_id, tenant_id, user_id, role, content, status, model, provider,
-                                           generation_id, parent_message_id, context_message_ids, context_tokens, created_at)
+                                           generation_id, parent_message_id, context_message_ids, context_tokens, created_at,
+                                           lease_owner, lease_expires_at)
                 SELECT $12, $1, u.tenant_id, u.user_id, 'assistant', '', 'streaming', $13, $14, $15, u.id, $16, $17,
-                       u.created_at + interval '1 microsecond'
+                       u.created_at + interval '1 microsecond', $19, clock_timestamp() + $20
                 FROM u WHERE $18
                 RETURNING id, created_at, updated_at)
             SELECT id, created_at, updated_at FROM u UNION ALL SELECT id, created_at, updated_at FROM a
@@ -134,6 +138,8 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope)
             parameters.Add(new() { Value = reply?.ContextMessageIds ?? [] });
             parameters.Add(new() { Value = reply?.ContextTokens ?? 0 });
             parameters.Add(new() { Value = reply is not null });
+            parameters.Add(new() { Value = owner.Id });
+            parameters.Add(new() { Value = llm.Value.Generation.LeaseDuration });
         }, row => (row.GetGuid(0), row.GetFieldValue<DateTimeOffset>(1), row.GetFieldValue<DateTimeOffset>(2)), 2, cancellationToken);
     }
 

@@ -11,7 +11,7 @@ internal sealed class MessageConfiguration(ChatDbContext context) : IEntityTypeC
         b.ToTable("chat_messages", t =>
         {
             t.HasCheckConstraint("ck_chat_messages_role", "role IN ('system', 'user', 'assistant')");
-            t.HasCheckConstraint("ck_chat_messages_status", "status IN ('completed', 'streaming', 'failed', 'cancelled')");
+            t.HasCheckConstraint("ck_chat_messages_status", "status IN ('completed', 'streaming', 'failed', 'cancelled', 'interrupted')");
         });
 
         b.HasKey(m => m.Id);
@@ -37,6 +37,9 @@ internal sealed class MessageConfiguration(ChatDbContext context) : IEntityTypeC
         b.Property(m => m.TimeToFirstTokenMs).HasColumnName("time_to_first_token_ms");
         b.Property(m => m.DurationMs).HasColumnName("duration_ms");
         b.Property(m => m.ErrorCode).HasColumnName("error_code").HasMaxLength(64);
+        b.Property(m => m.LeaseOwner).HasColumnName("lease_owner").HasMaxLength(Limits.IdentifierLength);
+        b.Property(m => m.LeaseExpiresAt).HasColumnName("lease_expires_at");
+        b.Property(m => m.CheckpointChunks).HasColumnName("checkpoint_chunks");
         b.Property(m => m.CreatedAt).HasColumnName("created_at").HasDefaultValueSql("clock_timestamp()");
         b.Property(m => m.UpdatedAt).HasColumnName("updated_at").HasDefaultValueSql("clock_timestamp()").ValueGeneratedOnAddOrUpdate();
 
@@ -52,6 +55,11 @@ internal sealed class MessageConfiguration(ChatDbContext context) : IEntityTypeC
             .HasDatabaseName("ux_chat_messages_generation_id")
             .IsUnique()
             .HasFilter("generation_id IS NOT NULL");
+
+        // The sweeper's scan: streaming generations by lease expiry (a handful of rows, whatever the table's size).
+        b.HasIndex(m => m.LeaseExpiresAt)
+            .HasDatabaseName("ix_chat_messages_streaming_lease")
+            .HasFilter("status = 'streaming'");
 
         b.HasQueryFilter(ChatDbContext.OwnerFilter, m =>
             context.ScopeUnrestricted || (m.TenantId == context.ScopeTenantId && m.UserId == context.ScopeUserId));

@@ -37,6 +37,16 @@ public sealed class Message
     public int? DurationMs { get; set; }
     public string? ErrorCode { get; set; }
 
+    /// <summary>For a <c>streaming</c> assistant message: the chat-api process that runs its generation.</summary>
+    public string? LeaseOwner { get; set; }
+
+    /// <summary>For a <c>streaming</c> assistant message: when its owner's lease runs out unless renewed; after that any
+    /// replica may sweep the generation (status <c>interrupted</c>). Null on rows written before leases existed.</summary>
+    public DateTimeOffset? LeaseExpiresAt { get; set; }
+
+    /// <summary>For a <c>streaming</c> assistant message: how many chunks the checkpointed <see cref="Content"/> holds.</summary>
+    public long? CheckpointChunks { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
 
     /// <summary>Maintained by the database (trigger on update).</summary>
@@ -58,4 +68,7 @@ public enum MessageStatus
     Streaming,
     Failed,
     Cancelled,
+
+    /// <summary>The process running the generation died (or lost its lease); the text that survived is kept.</summary>
+    Interrupted,
 }

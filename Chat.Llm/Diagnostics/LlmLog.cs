@@ -33,4 +33,28 @@ internal static partial class LlmLog
 
     [LoggerMessage(EventId = 4010, Level = LogLevel.Information, Message = "Generation {GenerationId} dropped: its messages were not stored")]
     public static partial void NotStored(ILogger logger, Guid generationId);
+
+    [LoggerMessage(EventId = 4011, Level = LogLevel.Warning, Message = "Could not renew the leases of {Count} generation(s); they go on until their leases run out")]
+    public static partial void LeaseRenewalFailed(ILogger logger, Exception exception, int count);
+
+    [LoggerMessage(EventId = 4012, Level = LogLevel.Warning, Message = "Generation {GenerationId}: its lease was taken over; it stops here without writing more")]
+    public static partial void LeaseLost(ILogger logger, Guid generationId);
+
+    [LoggerMessage(EventId = 4013, Level = LogLevel.Warning, Message = "Generation {GenerationId}: the final write failed ({Attempt} attempt(s)); retrying while the lease lasts")]
+    public static partial void FinishRetrying(ILogger logger, Exception exception, Guid generationId, int attempt);
+
+    [LoggerMessage(EventId = 4014, Level = LogLevel.Error, Message = "Generation {GenerationId}: the final write failed until the lease ran out; the sweeper will finish it from its stream")]
+    public static partial void FinishHandedOver(ILogger logger, Guid generationId);
+
+    [LoggerMessage(EventId = 4015, Level = LogLevel.Warning, Message = "Generation {GenerationId}: Redis did not take every frame within {WaitSeconds} s; the message is stored, the stream may be incomplete")]
+    public static partial void FramesUnpublished(ILogger logger, Guid generationId, double waitSeconds);
+
+    [LoggerMessage(EventId = 4016, Level = LogLevel.Warning, Message = "Swept generation {GenerationId} (conversation {ConversationId}): {Status} with {Chunks} chunk(s) kept")]
+    public static partial void Swept(ILogger logger, Guid generationId, Guid conversationId, string status, long chunks);
+
+    [LoggerMessage(EventId = 4017, Level = LogLevel.Warning, Message = "The sweep failed; it runs again in {IntervalSeconds} s")]
+    public static partial void SweepFailed(ILogger logger, Exception exception, double intervalSeconds);
+
+    [LoggerMessage(EventId = 4018, Level = LogLevel.Warning, Message = "Swept generation {GenerationId}: its frames could not be published (Redis); the message is stored")]
+    public static partial void SweptUnpublished(ILogger logger, Exception exception, Guid generationId);
 }

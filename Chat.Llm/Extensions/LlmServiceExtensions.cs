@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Chat.Llm.Diagnostics;
 using Chat.Llm.Generation;
 using Chat.Llm.Options;
 using Chat.Llm.Providers;
@@ -14,7 +15,8 @@ public static class LlmServiceExtensions
     /// <summary>
     /// Registers the LLM core: <see cref="LlmOptions"/> (section <c>Llm</c>, validated on start), the
     /// <see cref="ProviderRegistry"/>, <see cref="ModelRouter"/>, the Redis frame publisher/reader, the cancel registry
-    /// (one subscription per process), the bounded <see cref="GenerationQueue"/> and the <see cref="GenerationWorker"/>.
+    /// (one subscription per process), the bounded <see cref="GenerationQueue"/>, the <see cref="GenerationWorker"/>, and the
+    /// lease keeper and sweeper that make every generation end even when its process dies.
     /// Needs <c>AddChatRedis()</c> and an <see cref="IGenerationStore"/> (<typeparamref name="TStore"/>, a singleton:
     /// open a scope inside for a DbContext).
     /// </summary>
@@ -45,9 +47,15 @@ public static class LlmServiceExtensions
         services.TryAddSingleton<GenerationFeed>();
         services.TryAddSingleton<GenerationCancellation>();
         services.AddHostedService(sp => sp.GetRequiredService<GenerationCancellation>());
+        services.TryAddSingleton<GenerationMetrics>();
+        services.TryAddSingleton<GenerationOwner>();
+        services.TryAddSingleton<GenerationLeases>();
         services.TryAddSingleton<GenerationQueue>();
         services.TryAddSingleton<GenerationRunner>();
         services.AddHostedService<GenerationWorker>();
+        // Every process renews what it runs and sweeps what a dead one left (docs/ARCHITECTURE.md, "Generations").
+        services.AddHostedService<GenerationLeaseKeeper>();
+        services.AddHostedService<GenerationSweeper>();
 
         builder.AddActivitySource(ProviderRegistry.TelemetrySourceName);
         builder.AddActivitySource(GenerationRunner.ActivitySourceName);
@@ -58,7 +66,7 @@ public static class LlmServiceExtensions
         options.Providers.Values.All(p =>
             ProviderTypes.All.Contains(p.Type.ToLowerInvariant())
             && p.Models.All(m => Valid(m) && m.MaxOutputTokens < m.ContextWindow))
-        && Valid(options.Local) && Valid(options.Retry) && Valid(options.Generation)
+        && Valid(options.Local) && Valid(options.Retry) && Valid(options.Generation) && options.Generation.LeasesValid
         && options.Timeouts.Total > TimeSpan.Zero && options.Timeouts.Idle > TimeSpan.Zero && options.Timeouts.FirstToken > TimeSpan.Zero;
 
     // ValidateDataAnnotations does not descend into nested objects.

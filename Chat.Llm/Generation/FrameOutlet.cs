@@ -32,6 +32,23 @@ internal sealed class FrameOutlet(GenerationFeed feed, GenerationFramePublisher 
         return pending;
     }
 
+    /// <summary>Interim: waits for the writes in flight; false when one failed.</summary>
+    public async Task<bool> FlushAsync(TimeSpan wait, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await DrainAsync();
+            return true;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Interim: never detected yet.</summary>
+    public bool Superseded { get; private set; }
+
     /// <summary>Observes the last write whatever became of it (its failure was logged or is moot by now).</summary>
     public async Task SettleAsync()
     {

@@ -50,10 +50,10 @@ public sealed class GenerationCancellation(IConnectionMultiplexer redis, ILogger
 
     public bool IsRunningHere(Guid generationId) => _running.ContainsKey(generationId);
 
-    /// <summary>Called by the runner: a token cancelled by a cancel request or by <paramref name="stopping"/>.</summary>
-    public Registration Register(Guid generationId, CancellationToken stopping)
+    /// <summary>Called by the runner: a token cancelled by a cancel request, by <paramref name="stopping"/> or by <paramref name="lost"/>.</summary>
+    public Registration Register(Guid generationId, CancellationToken stopping, CancellationToken lost = default)
     {
-        var registration = new Registration(this, generationId, stopping);
+        var registration = new Registration(this, generationId, stopping, lost);
         _running[generationId] = registration;
         var now = DateTimeOffset.UtcNow;
         foreach (var (id, at) in _early)
@@ -92,11 +92,11 @@ public sealed class GenerationCancellation(IConnectionMultiplexer redis, ILogger
         private readonly Guid _generationId;
         private readonly CancellationTokenSource _cts;
 
-        internal Registration(GenerationCancellation owner, Guid generationId, CancellationToken stopping)
+        internal Registration(GenerationCancellation owner, Guid generationId, CancellationToken stopping, CancellationToken lost)
         {
             _owner = owner;
             _generationId = generationId;
-            _cts = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+            _cts = CancellationTokenSource.CreateLinkedTokenSource(stopping, lost);
         }
 
         public CancellationToken Token => _cts.Token;

@@ -1,3 +1,4 @@
+using Chat.Llm.Options;
 using Chat.Llm.Routing;
 using Chat.Messaging.Contracts;
 using Microsoft.Extensions.AI;
@@ -31,6 +32,9 @@ public enum GenerationStatus
     Completed,
     Failed,
     Cancelled,
+
+    /// <summary>Its process died or lost its lease: ended by a sweeper (or by the runner that found itself superseded).</summary>
+    Interrupted,
 }
 
 /// <summary>How a generation ended: what the store persists and the sync reply returns.</summary>
@@ -65,20 +69,37 @@ public sealed record GenerationOutcome
 }
 
 /// <summary>
-/// Persistence of a generation's assistant message, implemented by Chat.Api over EF. Calls are made with their own
-/// bounded token (never the generation's), so a cancelled or failed generation is still recorded.
+/// Persistence of a generation's assistant message, implemented by Chat.Api over PostgreSQL. The message is created in
+/// status <c>streaming</c>, leased to the process that runs it (<see cref="GenerationOwner"/>) until
+/// <see cref="GenerationOptions.LeaseDuration"/> from now. Calls are made with their own bounded token (never the
+/// generation's), so a cancelled or failed generation is still recorded.
 /// </summary>
 public interface IGenerationStore
 {
     /// <summary>The generation started running (status <c>streaming</c>, model/provider of the primary route).</summary>
     Task MarkStreamingAsync(GenerationJob job, CancellationToken cancellationToken);
 
-    /// <summary>Status <c>completed</c>: text, usage, finish reason, model, provider, ttft, duration.</summary>
-    Task CompleteAsync(GenerationOutcome outcome, CancellationToken cancellationToken);
+    /// <summary>
+    /// Writes the outcome (status, text, usage, finish reason, model, provider, timings, error code) onto the assistant
+    /// message if it is still <c>streaming</c> and leased by this process; false when it is not (another process swept
+    /// it, or it was already finished).
+    /// </summary>
+    Task<bool> FinishAsync(GenerationOutcome outcome, CancellationToken cancellationToken);
 
-    /// <summary>Status <c>failed</c>: partial text and <see cref="GenerationOutcome.ErrorCode"/>.</summary>
-    Task FailAsync(GenerationOutcome outcome, CancellationToken cancellationToken);
+    /// <summary>
+    /// Extends this process's lease on each message by <see cref="GenerationOptions.LeaseDuration"/> and stores the
+    /// checkpoints that carry text; returns the messages still leased here (the others were swept or finished).
+    /// </summary>
+    Task<IReadOnlySet<Guid>> RenewAsync(IReadOnlyList<LeaseRenewal> renewals, CancellationToken cancellationToken);
 
-    /// <summary>Status <c>cancelled</c>: partial text.</summary>
-    Task CancelAsync(GenerationOutcome outcome, CancellationToken cancellationToken);
+    /// <summary>Takes the lease of up to <paramref name="max"/> streaming messages whose lease has expired (or that have
+    /// none: rows older than leases), for this process to end them; rows another process is claiming are skipped.</summary>
+    Task<IReadOnlyList<ExpiredGeneration>> ClaimExpiredAsync(int max, CancellationToken cancellationToken);
 }
+
+/// <summary>One lease to extend; <paramref name="Text"/> (with its chunk count) is a checkpoint, null when unchanged.</summary>
+public sealed record LeaseRenewal(Guid AssistantMessageId, string? Text, long Chunks);
+
+/// <summary>A streaming assistant message whose owner stopped renewing it, as stored (content = its last checkpoint).</summary>
+public sealed record ExpiredGeneration(
+    Guid AssistantMessageId, Guid ConversationId, Guid GenerationId, string Content, long? CheckpointChunks, string? Model, string? Provider);

@@ -16,8 +16,11 @@ public sealed class GenerationQueue
     private readonly Channel<GenerationJob> _channel;
     private readonly ConcurrentDictionary<Guid, TaskCompletionSource<GenerationOutcome>> _completions = new();
 
-    public GenerationQueue(IOptions<LlmOptions> options)
+    private readonly GenerationLeases _leases;
+
+    public GenerationQueue(IOptions<LlmOptions> options, GenerationLeases leases)
     {
+        _leases = leases;
         _channel = Channel.CreateBounded<GenerationJob>(new BoundedChannelOptions(options.Value.Generation.QueueCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
@@ -40,6 +43,7 @@ public sealed class GenerationQueue
         }
 
         _completions.TryRemove(job.GenerationId, out _);
+        Untrack(job);
         completion = Task.FromCanceled<GenerationOutcome>(new CancellationToken(true));
         return false;
     }
@@ -55,6 +59,7 @@ public sealed class GenerationQueue
         catch
         {
             _completions.TryRemove(job.GenerationId, out _);
+            Untrack(job);
             throw;
         }
 
@@ -83,6 +88,16 @@ public sealed class GenerationQueue
 
     internal void CompleteWriter() => _channel.Writer.TryComplete();
 
+    private void Untrack(GenerationJob job)
+    {
+        if (_leases.TryGet(job.GenerationId, out var lease))
+        {
+            _leases.Release(lease);
+        }
+    }
+
+    /// <summary>The job's completion, and its lease from now on: its message is leased to this process once stored,
+    /// and must be renewed however long the job waits for a worker slot.</summary>
     private TaskCompletionSource<GenerationOutcome> Track(GenerationJob job)
     {
         var tcs = new TaskCompletionSource<GenerationOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -90,6 +105,8 @@ public sealed class GenerationQueue
         {
             throw new InvalidOperationException($"Generation {job.GenerationId} is already queued.");
         }
+
+        _leases.Track(job);
 
         return tcs;
     }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using Chat.Llm.Diagnostics;
 using Chat.Llm.Options;
 using Chat.Llm.Providers;
@@ -14,10 +13,12 @@ namespace Chat.Llm.Generation;
 /// <summary>
 /// Runs one generation (the coordinator): calls the primary route's model at once, waits until the job's messages are
 /// committed (<see cref="GenerationJob.Persisted"/>; if they were not, the job is dropped with nothing published or
-/// stored), marks it streaming, publishes <c>generation.started</c> (seq 0), streams the route's model — falling back along <see cref="Routing.RoutePlan.Candidates"/> while no text has been produced —
-/// publishing every non-empty delta as a <c>chunk</c> (seq 1..n, one per provider update, no coalescing), then one
-/// terminal frame (seq n+1) and the matching store call. Each frame goes at once to a follower in this process
-/// (<see cref="GenerationFeed"/>) and, in order, to Redis, with one write in flight while the next frame is produced.
+/// stored), publishes <c>generation.started</c> (seq 0), streams the route's model — falling back along
+/// <see cref="Routing.RoutePlan.Candidates"/> while no text has been produced — publishing every non-empty delta as a
+/// <c>chunk</c> (seq 1..n), then stores the outcome and publishes one terminal frame (seq n+1). Each frame goes at once
+/// to a follower in this process (<see cref="GenerationFeed"/>) and, in order, to Redis (<see cref="FrameOutlet"/>,
+/// which holds frames while Redis is away). The generation is leased to this process (<see cref="GenerationLeases"/>):
+/// the final write is retried while the lease lasts, and a run whose lease was taken over stops without writing more.
 /// It never throws for a generation failure; the outcome says.
 /// </summary>
 public sealed class GenerationRunner(
@@ -26,13 +27,16 @@ public sealed class GenerationRunner(
     GenerationFramePublisher publisher,
     GenerationFeed feed,
     GenerationCancellation cancellation,
+    GenerationLeases leases,
+    GenerationMetrics metrics,
     IOptions<LlmOptions> options,
     ILogger<GenerationRunner> logger,
     TimeProvider? timeProvider = null)
 {
     public const string ActivitySourceName = "Chat.Llm.Generation";
     private static readonly ActivitySource s_activity = new(ActivitySourceName);
-    private static readonly TimeSpan s_storeTimeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan s_storeTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan s_maxStoreBackoff = TimeSpan.FromSeconds(2);
 
     /// <summary>The error code of a job dropped because its messages were not stored (<see cref="GenerationJob.Persisted"/>).</summary>
     public const string NotStoredCode = "not_stored";
@@ -46,191 +50,220 @@ public sealed class GenerationRunner(
         using var activity = s_activity.StartActivity("chat.generation");
         activity?.SetTag("chat.conversation.id", job.ConversationId);
         activity?.SetTag("chat.generation.id", job.GenerationId);
-        using var registration = cancellation.Register(job.GenerationId, stopping);
+        var lease = leases.Track(job);
+        try
+        {
+            var (outcome, stored) = await RunLeasedAsync(job, lease, stopping);
+            if (stored)
+            {
+                metrics.Ended(outcome.Status);
+            }
+
+            activity?.SetTag("chat.generation.status", GenerationMetrics.StatusName(outcome.Status));
+            LlmLog.GenerationEnded(logger, job.GenerationId, outcome.Status.ToString(), outcome.Provider, outcome.Model, outcome.ChunkCount, outcome.TimeToFirstTokenMs, outcome.DurationMs);
+            return outcome;
+        }
+        finally
+        {
+            leases.Release(lease);
+        }
+    }
+
+    private async Task<(GenerationOutcome Outcome, bool Ended)> RunLeasedAsync(GenerationJob job, LeasedGeneration lease, CancellationToken stopping)
+    {
+        using var registration = cancellation.Register(job.GenerationId, stopping, lease.Lost);
         var token = registration.Token;
-        var start = _time.GetTimestamp();
-        var primary = job.Route.Primary;
-        var text = new StringBuilder();
-        var attempts = new List<string>();
-        long seq = 0;
-        long chunks = 0;
-        var startedPublished = false;
-        int? ttft = null;
-        FrameUsage? usage = null;
-        string? finish = null;
-        var used = primary;
+        var run = new GenerationRun(job, lease, _time);
         var outlet = new FrameOutlet(feed, publisher, _settings);
-
-        GenerationOutcome Outcome(GenerationStatus status, string? code = null, string? message = null) => new()
-        {
-            ConversationId = job.ConversationId,
-            GenerationId = job.GenerationId,
-            AssistantMessageId = job.AssistantMessageId,
-            Status = status,
-            Text = text.ToString(),
-            FinishReason = finish,
-            Usage = usage,
-            Model = used.Name,
-            Provider = used.Provider,
-            TimeToFirstTokenMs = ttft,
-            DurationMs = (int)_time.GetElapsedTime(start).TotalMilliseconds,
-            ChunkCount = chunks,
-            ErrorCode = code,
-            ErrorMessage = message,
-            Attempts = attempts,
-        };
-
-        GenerationFrame Frame(string type) => new()
-        {
-            Type = type,
-            ConversationId = job.ConversationId,
-            GenerationId = job.GenerationId,
-            Seq = seq,
-            MessageId = job.AssistantMessageId,
-        };
 
         // The primary route's request goes out now, so the provider's connection and time to first token overlap the
         // commit of the messages this generation answers; nothing is published or stored before that commit.
         using var earlyCancel = job.Persisted.IsCompletedSuccessfully ? null : CancellationTokenSource.CreateLinkedTokenSource(token);
-        var early = earlyCancel is null ? null : EarlyStream.Start(registry, primary, job.Messages, OptionsFor(job, primary), earlyCancel);
+        var early = earlyCancel is null ? null : EarlyStream.Start(registry, job.Route.Primary, job.Messages, OptionsFor(job, job.Route.Primary), earlyCancel);
         try
         {
-            await job.Persisted;
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            await (early?.AbandonAsync() ?? ValueTask.CompletedTask);
-            LlmLog.NotStored(logger, job.GenerationId);
-            return Outcome(GenerationStatus.Cancelled, NotStoredCode, "The messages of the generation were not stored.");
-        }
-
-        GenerationOutcome outcome;
-        try
-        {
-            using (var storeTimeout = new CancellationTokenSource(s_storeTimeout))
-            {
-                await store.MarkStreamingAsync(job, storeTimeout.Token);
-            }
-
-            await outlet.SendAsync(Frame(FrameTypes.Started) with { Model = primary.Name, Provider = primary.Provider });
-            startedPublished = true;
-            token.ThrowIfCancellationRequested();
-
-            var succeeded = false;
-            LlmException? lastError = null;
-            foreach (var candidate in job.Route.Candidates)
-            {
-                used = candidate;
-                try
-                {
-                    var updates = (ReferenceEquals(candidate, primary) ? early?.TryTake() : null)
-                        ?? registry.GetClient(candidate).GetStreamingResponseAsync(job.Messages, OptionsFor(job, candidate), token);
-                    await foreach (var update in updates.WithCancellation(token))
-                    {
-                        foreach (var u in update.Contents.OfType<UsageContent>())
-                        {
-                            usage = new FrameUsage(ToInt(u.Details.InputTokenCount), ToInt(u.Details.OutputTokenCount), ToInt(u.Details.TotalTokenCount));
-                        }
-
-                        if (update.FinishReason is { } reason)
-                        {
-                            finish = reason.Value;
-                        }
-
-                        var delta = update.Text;
-                        if (string.IsNullOrEmpty(delta))
-                        {
-                            continue;
-                        }
-
-                        ttft ??= (int)_time.GetElapsedTime(start).TotalMilliseconds;
-                        text.Append(delta);
-                        seq++;
-                        chunks++;
-                        await outlet.SendAsync(Frame(FrameTypes.Chunk) with { Delta = delta });
-                    }
-
-                    attempts.Add(candidate.Id);
-                    succeeded = true;
-                    break;
-                }
-                catch (LlmException ex) when (text.Length == 0 && !token.IsCancellationRequested)
-                {
-                    // Nothing reached the client yet: the next route can still answer cleanly.
-                    attempts.Add($"{candidate.Id} ({ex.Code})");
-                    lastError = ex;
-                    LlmLog.FallingBack(logger, job.GenerationId, candidate.Provider, candidate.Name, ex.Code);
-                }
-            }
-
-            if (!succeeded)
-            {
-                used = primary;
-                var tried = string.Join(", ", attempts);
-                throw job.Route.Candidates.Count == 1
-                    ? new LlmException(lastError!.Code, $"{lastError.Message} Tried: {tried}.", lastError)
-                    : new LlmException(LlmErrorCodes.AllProvidersFailed, $"Every model route failed before its first token. Tried: {tried}.", lastError);
-            }
-
-            if (usage is { TotalTokens: null } partialUsage)
-            {
-                usage = partialUsage with { TotalTokens = partialUsage.PromptTokens + partialUsage.CompletionTokens };
-            }
-
-            finish ??= "stop";
-            seq++;
-            outcome = Outcome(GenerationStatus.Completed);
-            // Every chunk is in Redis, and the message persisted, before the terminal frame: a client that sees it can
-            // read the final message at once.
-            await outlet.DrainAsync();
             try
             {
-                await StoreAsync(store.CompleteAsync, outcome);
+                await job.Persisted;
             }
-            catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
+            catch (Exception ex) when (ex is not OutOfMemoryException)
             {
-                LlmLog.FinishFailed(logger, ex, job.GenerationId);
+                LlmLog.NotStored(logger, job.GenerationId);
+                return (run.Outcome(GenerationStatus.Cancelled, NotStoredCode, "The messages of the generation were not stored."), false);
             }
-            await outlet.SendAsync(Frame(FrameTypes.Completed) with { Model = used.Name, Provider = used.Provider, FinishReason = finish, Usage = usage });
-            await outlet.DrainAsync();
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            seq++;
-            if (registration.CancelRequested)
+
+            GenerationEnd end;
+            try
             {
-                outcome = Outcome(GenerationStatus.Cancelled, "cancelled", "The generation was cancelled.");
-                await FinishSafelyAsync(job, outlet, startedPublished, Frame(FrameTypes.Cancelled) with { Model = used.Name, Provider = used.Provider }, store.CancelAsync, outcome);
+                using (var storeTimeout = new CancellationTokenSource(s_storeTimeout, _time))
+                {
+                    await store.MarkStreamingAsync(job, storeTimeout.Token);
+                }
+
+                await outlet.SendAsync(run.Started());
+                run.StartedPublished = true;
+                token.ThrowIfCancellationRequested();
+                await StreamAsync(run, outlet, early, lease, token);
+                end = run.Completed();
             }
-            else
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
-                outcome = Outcome(GenerationStatus.Failed, LlmErrorCodes.ServerShutdown, "The server shut down during the generation.");
-                await FinishSafelyAsync(job, outlet, startedPublished, FailedFrame(Frame(FrameTypes.Failed), outcome), store.FailAsync, outcome);
+                end = lease.IsLost ? run.Superseded()
+                    : registration.CancelRequested ? run.Cancelled()
+                    : run.Failed(LlmErrorCodes.ServerShutdown, "The server shut down during the generation.");
             }
-        }
-        catch (LlmException ex)
-        {
-            seq++;
-            outcome = Outcome(GenerationStatus.Failed, ex.Code, ex.Message);
-            await FinishSafelyAsync(job, outlet, startedPublished, FailedFrame(Frame(FrameTypes.Failed), outcome), store.FailAsync, outcome);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            // Redis or the store failed mid-way: still try to end the stream and record the partial text.
-            LlmLog.GenerationFailed(logger, ex, job.GenerationId, "internal_error");
-            seq++;
-            outcome = Outcome(GenerationStatus.Failed, "internal_error", "The generation failed.");
-            await FinishSafelyAsync(job, outlet, startedPublished, FailedFrame(Frame(FrameTypes.Failed), outcome), store.FailAsync, outcome);
+            catch (LlmException ex)
+            {
+                end = run.Failed(ex.Code, ex.Message);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // Redis or the store failed mid-way: still end the stream and record the partial text.
+                LlmLog.GenerationFailed(logger, ex, job.GenerationId, "internal_error");
+                end = run.Failed("internal_error", "The generation failed.");
+            }
+
+            return await FinishAsync(run, outlet, lease, end);
         }
         finally
         {
             await (early?.AbandonAsync() ?? ValueTask.CompletedTask);
             await outlet.SettleAsync();
         }
+    }
 
-        activity?.SetTag("chat.generation.status", outcome.Status.ToString().ToLowerInvariant());
-        LlmLog.GenerationEnded(logger, job.GenerationId, outcome.Status.ToString(), outcome.Provider, outcome.Model, outcome.ChunkCount, outcome.TimeToFirstTokenMs, outcome.DurationMs);
-        return outcome;
+    /// <summary>Streams the first route that answers, falling back while no text has been produced.</summary>
+    private async Task StreamAsync(GenerationRun run, FrameOutlet outlet, EarlyStream? early, LeasedGeneration lease, CancellationToken token)
+    {
+        var primary = run.Job.Route.Primary;
+        LlmException? lastError = null;
+        foreach (var candidate in run.Job.Route.Candidates)
+        {
+            run.Used = candidate;
+            try
+            {
+                var updates = (ReferenceEquals(candidate, primary) ? early?.TryTake() : null)
+                    ?? registry.GetClient(candidate).GetStreamingResponseAsync(run.Job.Messages, OptionsFor(run.Job, candidate), token);
+                await foreach (var update in updates.WithCancellation(token))
+                {
+                    foreach (var u in update.Contents.OfType<UsageContent>())
+                    {
+                        run.Usage = new FrameUsage(ToInt(u.Details.InputTokenCount), ToInt(u.Details.OutputTokenCount), ToInt(u.Details.TotalTokenCount));
+                    }
+
+                    if (update.FinishReason is { } reason)
+                    {
+                        run.FinishReason = reason.Value;
+                    }
+
+                    if (!string.IsNullOrEmpty(update.Text))
+                    {
+                        await outlet.SendAsync(run.Chunk(update.Text));
+                        if (outlet.Superseded)
+                        {
+                            lease.Lose(); // the stream already holds what another process wrote: stop here
+                        }
+                    }
+                }
+
+                run.Attempts.Add(candidate.Id);
+                return;
+            }
+            catch (LlmException ex) when (!run.HasText && !token.IsCancellationRequested)
+            {
+                // Nothing reached the client yet: the next route can still answer cleanly.
+                run.Attempts.Add($"{candidate.Id} ({ex.Code})");
+                lastError = ex;
+                LlmLog.FallingBack(logger, run.Job.GenerationId, candidate.Provider, candidate.Name, ex.Code);
+            }
+        }
+
+        run.Used = primary;
+        var tried = string.Join(", ", run.Attempts);
+        throw run.Job.Route.Candidates.Count == 1
+            ? new LlmException(lastError!.Code, $"{lastError.Message} Tried: {tried}.", lastError)
+            : new LlmException(LlmErrorCodes.AllProvidersFailed, $"Every model route failed before its first token. Tried: {tried}.", lastError);
+    }
+
+    /// <summary>
+    /// Ends the run: every chunk into Redis (waiting up to <see cref="GenerationOptions.RedisWait"/> for it), the outcome
+    /// stored (retried while the lease lasts), then the terminal frame — so whoever sees it finds every chunk in the
+    /// stream and, unless PostgreSQL was away for longer than the lease, the final message in the database. A run that
+    /// lost its lease writes nothing: the process that took it over ends it. Returns whether the outcome was stored here.
+    /// </summary>
+    private async Task<(GenerationOutcome, bool)> FinishAsync(GenerationRun run, FrameOutlet outlet, LeasedGeneration lease, GenerationEnd end)
+    {
+        if (end.Terminal is not { } terminal)
+        {
+            return (end.Outcome, false);
+        }
+
+        var redisDeadline = _time.GetTimestamp() + (long)(_settings.RedisWait.TotalSeconds * _time.TimestampFrequency);
+        await FlushAsync(run, outlet, redisDeadline);
+        if (outlet.Superseded || lease.IsLost)
+        {
+            return (run.Superseded().Outcome, false);
+        }
+
+        var stored = await StoreAsync(lease, end.Outcome);
+        if (stored is null)
+        {
+            return (run.Superseded().Outcome, false);
+        }
+
+        if (!run.StartedPublished)
+        {
+            // The store or Redis failed before seq 0 went out: keep the contract (0, then the terminal frame at 1).
+            await outlet.SendAsync(run.Started());
+        }
+
+        await outlet.SendAsync(terminal);
+        await FlushAsync(run, outlet, redisDeadline);
+        return (end.Outcome, stored.Value);
+    }
+
+    private async Task FlushAsync(GenerationRun run, FrameOutlet outlet, long deadline)
+    {
+        var wait = _time.GetElapsedTime(deadline).Negate();
+        if (!await outlet.FlushAsync(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, CancellationToken.None))
+        {
+            LlmLog.FramesUnpublished(logger, run.Job.GenerationId, _settings.RedisWait.TotalSeconds);
+        }
+    }
+
+    /// <summary>
+    /// Stores the outcome, retrying with backoff while the lease lasts. True: stored. False: the database was unreachable
+    /// until the lease ran out — the terminal frame still goes out, and the sweeper stores the outcome from the stream.
+    /// Null: another process owns the generation now.
+    /// </summary>
+    private async Task<bool?> StoreAsync(LeasedGeneration lease, GenerationOutcome outcome)
+    {
+        var delay = TimeSpan.FromMilliseconds(200);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(s_storeTimeout, _time);
+                return await store.FinishAsync(outcome, timeout.Token) ? true : null;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                if (lease.IsLost)
+                {
+                    return null;
+                }
+
+                if (lease.Remaining <= delay)
+                {
+                    LlmLog.FinishHandedOver(logger, outcome.GenerationId);
+                    return false;
+                }
+
+                LlmLog.FinishRetrying(logger, ex, outcome.GenerationId, attempt);
+                await Task.Delay(delay, _time);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, s_maxStoreBackoff.Ticks));
+            }
+        }
     }
 
     private static ChatOptions OptionsFor(GenerationJob job, ModelDescriptor candidate) => new()
@@ -239,53 +272,6 @@ public sealed class GenerationRunner(
         MaxOutputTokens = job.MaxOutputTokens ?? candidate.MaxOutputTokens,
         Temperature = job.Temperature,
     };
-
-    private static GenerationFrame FailedFrame(GenerationFrame frame, GenerationOutcome outcome) =>
-        frame with { Model = outcome.Model, Provider = outcome.Provider, Code = outcome.ErrorCode, Message = outcome.ErrorMessage };
-
-    private static async Task StoreAsync(Func<GenerationOutcome, CancellationToken, Task> call, GenerationOutcome outcome)
-    {
-        using var timeout = new CancellationTokenSource(s_storeTimeout);
-        await call(outcome, timeout.Token);
-    }
-
-    private async Task FinishSafelyAsync(GenerationJob job, FrameOutlet outlet, bool startedPublished, GenerationFrame terminal, Func<GenerationOutcome, CancellationToken, Task> storeCall, GenerationOutcome outcome)
-    {
-        // Persist first, then end the stream: whoever sees the terminal frame can read the stored message.
-        try
-        {
-            await outlet.DrainAsync();
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            LlmLog.FinishFailed(logger, ex, job.GenerationId);
-        }
-
-        try
-        {
-            await StoreAsync(storeCall, outcome);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            LlmLog.FinishFailed(logger, ex, job.GenerationId);
-        }
-
-        try
-        {
-            if (!startedPublished)
-            {
-                // The store or Redis failed before seq 0 went out: keep the contract (0, then the terminal frame at 1).
-                await outlet.SendAsync(terminal with { Type = FrameTypes.Started, Seq = 0, Code = null, Message = null });
-            }
-
-            await outlet.SendAsync(terminal);
-            await outlet.DrainAsync();
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            LlmLog.FinishFailed(logger, ex, job.GenerationId);
-        }
-    }
 
     /// <summary>
     /// The primary route's stream, started before the job's messages are committed: its first update is requested at

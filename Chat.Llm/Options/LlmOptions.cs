@@ -139,4 +139,21 @@ public sealed class GenerationOptions
 
     [Range(16, 10_000_000)]
     public int StreamMaxLength { get; set; } = 20_000;
+
+    /// <summary>How long a generation stays owned by its process without a renewal; then any replica may sweep it.</summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often a process renews its generations' leases and checkpoints their text (a crash loses at most this much).</summary>
+    public TimeSpan LeaseRenewInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How often each process looks for generations whose lease has expired.</summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a finished generation waits for an unreachable Redis to return before it gives up publishing.</summary>
+    public TimeSpan RedisWait { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Leases are renewed at least three times within their duration, and everything is positive.</summary>
+    internal bool LeasesValid =>
+        LeaseRenewInterval > TimeSpan.Zero && LeaseDuration >= 3 * LeaseRenewInterval
+        && SweepInterval > TimeSpan.Zero && RedisWait >= TimeSpan.Zero;
 }

@@ -136,6 +136,10 @@ namespace Chat.MigrationService.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("id");
 
+                    b.Property<long?>("CheckpointChunks")
+                        .HasColumnType("bigint")
+                        .HasColumnName("checkpoint_chunks");
+
                     b.Property<string>("ClientMessageId")
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)")
@@ -185,6 +189,15 @@ namespace Chat.MigrationService.Migrations
                     b.Property<Guid?>("GenerationId")
                         .HasColumnType("uuid")
                         .HasColumnName("generation_id");
+
+                    b.Property<DateTimeOffset?>("LeaseExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("lease_expires_at");
+
+                    b.Property<string>("LeaseOwner")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("lease_owner");
 
                     b.Property<string>("Model")
                         .HasMaxLength(100)
@@ -251,6 +264,10 @@ namespace Chat.MigrationService.Migrations
                         .HasDatabaseName("ux_chat_messages_generation_id")
                         .HasFilter("generation_id IS NOT NULL");
 
+                    b.HasIndex("LeaseExpiresAt")
+                        .HasDatabaseName("ix_chat_messages_streaming_lease")
+                        .HasFilter("status = 'streaming'");
+
                     b.HasIndex("ConversationId", "ClientMessageId")
                         .IsUnique()
                         .HasDatabaseName("ux_chat_messages_client_message_id")
@@ -263,7 +280,7 @@ namespace Chat.MigrationService.Migrations
                         {
                             t.HasCheckConstraint("ck_chat_messages_role", "role IN ('system', 'user', 'assistant')");
 
-                            t.HasCheckConstraint("ck_chat_messages_status", "status IN ('completed', 'streaming', 'failed', 'cancelled')");
+                            t.HasCheckConstraint("ck_chat_messages_status", "status IN ('completed', 'streaming', 'failed', 'cancelled', 'interrupted')");
                         });
                 });
 

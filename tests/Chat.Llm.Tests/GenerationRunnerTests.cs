@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Chat.Llm.Context;
+using Chat.Llm.Diagnostics;
 using Chat.Llm.Generation;
 using Chat.Llm.Options;
 using Chat.Llm.Providers;
@@ -570,7 +571,10 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
     [Fact]
     public void FullQueueRefusesNewJobs()
     {
-        var queue = new GenerationQueue(Microsoft.Extensions.Options.Options.Create(new LlmOptions { Generation = new GenerationOptions { QueueCapacity = 1 } }));
+        var options = Microsoft.Extensions.Options.Options.Create(new LlmOptions { Generation = new GenerationOptions { QueueCapacity = 1 } });
+        using var meters = new MeterFactoryStub();
+        var leases = new GenerationLeases(options, new GenerationMetrics(meters), TimeProvider.System);
+        var queue = new GenerationQueue(options, leases);
         var plan = new RoutePlan([new ModelDescriptor("local", "local", "chat-dev", [], 1000, 100, TokenCounter.Estimate)]);
         GenerationJob NewJob() => new()
         {
@@ -580,5 +584,7 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
         Assert.True(queue.TryEnqueue(NewJob(), out _));
         Assert.False(queue.TryEnqueue(NewJob(), out _));
         Assert.Equal(1, queue.Pending);
+        // The refused job is not leased: only the queued one is renewed.
+        Assert.Equal(1, leases.Count);
     }
 }

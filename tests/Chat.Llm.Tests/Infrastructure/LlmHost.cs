@@ -61,18 +61,64 @@ public sealed class RecordingStore : IGenerationStore
         return Task.CompletedTask;
     }
 
-    public Task CompleteAsync(GenerationOutcome outcome, CancellationToken cancellationToken) => Record("completed", outcome);
+    /// <summary>How many <see cref="FinishAsync"/> calls throw before one succeeds (a database outage); -1: all of them.</summary>
+    public int FinishFailures { get; set; }
 
-    public Task FailAsync(GenerationOutcome outcome, CancellationToken cancellationToken) => Record("failed", outcome);
+    /// <summary>Makes <see cref="RenewAsync"/> throw, as a database outage would.</summary>
+    public bool FailRenewals { get; set; }
 
-    public Task CancelAsync(GenerationOutcome outcome, CancellationToken cancellationToken) => Record("cancelled", outcome);
+    /// <summary>Assistant messages another process has taken over: not renewed, not finished here.</summary>
+    public ConcurrentDictionary<Guid, bool> TakenOver { get; } = new();
+
+    /// <summary>What <see cref="ClaimExpiredAsync"/> hands out next.</summary>
+    public ConcurrentQueue<ExpiredGeneration> Expired { get; } = new();
+
+    /// <summary>Every renewal asked for, in order.</summary>
+    public ConcurrentQueue<LeaseRenewal> Renewals { get; } = new();
+
+    public Task<bool> FinishAsync(GenerationOutcome outcome, CancellationToken cancellationToken)
+    {
+        if (FinishFailures != 0)
+        {
+            FinishFailures = Math.Max(-1, FinishFailures - 1);
+            throw new InvalidOperationException("database down");
+        }
+
+        if (TakenOver.ContainsKey(outcome.AssistantMessageId))
+        {
+            return Task.FromResult(false);
+        }
+
+        Calls.Enqueue((outcome.Status.ToString().ToLowerInvariant(), outcome.GenerationId, outcome));
+        return Task.FromResult(true);
+    }
+
+    public Task<IReadOnlySet<Guid>> RenewAsync(IReadOnlyList<LeaseRenewal> renewals, CancellationToken cancellationToken)
+    {
+        if (FailRenewals)
+        {
+            throw new InvalidOperationException("database down");
+        }
+
+        foreach (var renewal in renewals)
+        {
+            Renewals.Enqueue(renewal);
+        }
+
+        return Task.FromResult<IReadOnlySet<Guid>>(renewals.Select(r => r.AssistantMessageId).Where(id => !TakenOver.ContainsKey(id)).ToHashSet());
+    }
+
+    public Task<IReadOnlyList<ExpiredGeneration>> ClaimExpiredAsync(int max, CancellationToken cancellationToken)
+    {
+        var claimed = new List<ExpiredGeneration>();
+        while (claimed.Count < max && Expired.TryDequeue(out var next))
+        {
+            claimed.Add(next);
+        }
+
+        return Task.FromResult<IReadOnlyList<ExpiredGeneration>>(claimed);
+    }
 
     public IReadOnlyList<(string Call, GenerationOutcome? Outcome)> For(Guid generationId) =>
         Calls.Where(c => c.GenerationId == generationId).Select(c => (c.Call, c.Outcome)).ToList();
-
-    private Task Record(string call, GenerationOutcome outcome)
-    {
-        Calls.Enqueue((call, outcome.GenerationId, outcome));
-        return Task.CompletedTask;
-    }
 }
