@@ -55,7 +55,8 @@ public static class InterruptedGeneration
         }
         else
         {
-            text = streamText is not null && streamText.Length >= row.Content.Length ? streamText : row.Content;
+            // What subscribers saw is the record; the checkpoint only when the stream no longer starts at seq 0.
+            text = streamText ?? row.Content;
         }
 
         var outcome = Outcome(row, GenerationStatus.Interrupted, text, last, model, provider) with
