@@ -27,7 +27,7 @@ public sealed class GenerationSweeper(
     ILogger<GenerationSweeper> logger) : BackgroundService
 {
     private const int BatchSize = 32;
-    private static readonly TimeSpan s_callTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan s_callTimeout = TimeSpan.FromSeconds(10);
     private readonly GenerationOptions _settings = options.Value.Generation;
     private long? _lastFailure;
 

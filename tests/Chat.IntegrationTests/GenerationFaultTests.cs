@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Npgsql;
+using Xunit.Abstractions;
+
+namespace Chat.IntegrationTests;
+
+/// <summary>
+/// Faults during live replies, against the real app host: every reply ends (stored and with one terminal frame at
+/// n+1) whatever dies, and nothing acknowledged is lost.
+/// </summary>
+[Collection(GenerationFaultCollection.Name)]
+public sealed class GenerationFaultTests(GenerationFaultFixture fixture, ITestOutputHelper output)
+{
+    private static readonly TimeSpan s_sweptWithin = TimeSpan.FromSeconds(30);
+    private ChatAppFixture Chat => fixture.Chat;
+
+    [Fact]
+    public async Task KillingAChatApiReplicaMidReplyInterruptsItsGenerationsWithinThirtySecondsAndEveryClientGetsTheTerminalFrame()
+    {
+        var api = new ApiTestClient(Chat);
+        const int sockets = 4;
+
+        // One SSE reader through the gateway: its generation's replica is the one killed.
+        var sseConversation = ApiTestClient.Id(await api.CreateConversationAsync("sse"));
+        using var ssePost = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/conversations/{sseConversation}/messages")
+        {
+            Content = JsonContent.Create(new { content = "Tell me a long story", clientMessageId = "sse-1" }),
+        };
+        ssePost.Headers.Authorization = new AuthenticationHeaderValue("Bearer", api.Token);
+        ssePost.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        var sseResponse = await Chat.Gateway.SendAsync(ssePost, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, sseResponse.StatusCode);
+        var sseGeneration = Guid.Parse(sseResponse.Headers.GetValues("X-Generation-Id").Single());
+        var sse = new SseReader(await sseResponse.Content.ReadAsStreamAsync());
+        var sseEvents = new List<SseReader.Event>();
+
+        // WebSocket senders, each with a conversation of its own.
+        var clients = new List<(StreamingTestClient Socket, Guid Conversation, Guid Generation, Guid UserMessage)>();
+        for (var i = 0; i < sockets; i++)
+        {
+            var conversation = ApiTestClient.Id(await api.CreateConversationAsync($"ws-{i}"));
+            var socket = await StreamingTestClient.ConnectAsync(Chat.GatewayUri, api.Token);
+            await socket.SendAsync(new { type = "message.send", id = i, conversationId = conversation, content = "Tell me a long story", clientMessageId = $"ws-{i}" });
+            var ack = await socket.WaitForAsync(f => f.GetProperty("type").GetString() == "ack");
+            clients.Add((socket, conversation, ack.GetProperty("generationId").GetGuid(), ack.GetProperty("messageId").GetGuid()));
+        }
+
+        try
+        {
+            // Every reply is under way before the kill.
+            while (sseEvents.Count < 4)
+            {
+                sseEvents.Add((await sse.NextAsync(CancellationToken.None))!);
+            }
+
+            var owners = await LeaseOwnersAsync([sseGeneration, .. clients.Select(c => c.Generation)]);
+            var victim = owners[sseGeneration];
+            var victimPid = int.Parse(victim.Split(':')[1], CultureInfo.InvariantCulture);
+            var doomed = owners.Where(o => o.Value == victim).Select(o => o.Key).ToHashSet();
+            output.WriteLine($"killing chat-api pid {victimPid}; it owns {doomed.Count} of {owners.Count} generations ({owners.Values.Distinct().Count()} owners)");
+            Process.GetProcessById(victimPid).Kill();
+            var killed = Stopwatch.StartNew();
+
+            // New messages are served by the surviving replica meanwhile.
+            var during = await PostDuringAsync(api, count: 3);
+
+            // The SSE reader's connection died with its replica: it resumes with Last-Event-ID, wherever that lands.
+            try
+            {
+                while (await sse.NextAsync(CancellationToken.None) is { } e)
+                {
+                    sseEvents.Add(e);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or HttpRequestException)
+            {
+                output.WriteLine($"SSE cut: {ex.GetType().Name}");
+            }
+            if (!sseEvents[^1].IsTerminal)
+            {
+                sseEvents.AddRange(await ResumeSseAsync(api, sseGeneration, sseEvents[^1].Seq));
+            }
+
+            // Every WebSocket client ends with a terminal frame right after its last chunk.
+            var texts = new Dictionary<Guid, string>();
+            foreach (var (socket, _, generation, _) in clients)
+            {
+                var frames = await socket.ReadGenerationAsync(generation, s_sweptWithin + TimeSpan.FromSeconds(30));
+                AssertEndsOnce(frames.Select(f => (f.GetProperty("type").GetString()!, f.GetProperty("seq").GetInt64())).ToList(), doomed.Contains(generation));
+                texts[generation] = string.Concat(frames.Where(f => f.GetProperty("type").GetString() == "chunk").Select(f => f.GetProperty("delta").GetString()));
+            }
+            AssertEndsOnce(sseEvents.Select(e => (e.Type, e.Seq)).ToList(), interrupted: true);
+            texts[sseGeneration] = string.Concat(sseEvents.Where(e => e.Type == "chunk").Select(e => e.Data.GetProperty("delta").GetString()));
+            output.WriteLine($"every client ended {killed.Elapsed.TotalSeconds:0.0} s after the kill");
+
+            // Stored: interrupted (with the text every client saw) within 30 s, or completed by the survivor.
+            var rows = await AssistantRowsAsync(texts.Keys);
+            Assert.True(killed.Elapsed < s_sweptWithin + TimeSpan.FromSeconds(5), $"took {killed.Elapsed}");
+            foreach (var (generation, text) in texts)
+            {
+                var (status, content) = rows[generation];
+                Assert.Equal(doomed.Contains(generation) ? "interrupted" : "completed", status);
+                Assert.Equal(text, content);
+                Assert.NotEmpty(content);
+            }
+
+            // Nothing acknowledged is lost: every user message answered 2xx is stored.
+            var userMessages = clients.Select(c => c.UserMessage).Concat(during).ToArray();
+            Assert.Equal(userMessages.Length, await ApiTestClient.ScalarAsync<long>(Chat,
+                "SELECT count(*) FROM chat_messages WHERE id = ANY(@ids) AND role = 'user'", ("ids", userMessages)));
+        }
+        finally
+        {
+            sse.Dispose();
+            foreach (var client in clients)
+            {
+                await client.Socket.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>seq 0..n+1 with no gap, one terminal frame and it last; interrupted ones end failed/interrupted.</summary>
+    private static void AssertEndsOnce(IReadOnlyList<(string Type, long Seq)> frames, bool interrupted)
+    {
+        Assert.Equal(Enumerable.Range(0, frames.Count).Select(i => (long)i), frames.Select(f => f.Seq));
+        Assert.Equal("generation.started", frames[0].Type);
+        Assert.All(frames.Skip(1).SkipLast(1), f => Assert.Equal("chunk", f.Type));
+        Assert.Equal(interrupted ? "generation.failed" : "generation.completed", frames[^1].Type);
+    }
+
+    private static async Task<List<Guid>> PostDuringAsync(ApiTestClient api, int count)
+    {
+        var conversation = ApiTestClient.Id(await api.CreateConversationAsync("during"));
+        var stored = new List<Guid>();
+        for (var i = 0; i < count; i++)
+        {
+            using var response = await api.SendAsync(HttpMethod.Post, $"/api/v1/conversations/{conversation}/messages",
+                new { content = $"Still there? {i}", clientMessageId = $"during-{i}" }, r => r.Headers.Add("Prefer", "respond-async"));
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"send {i} after the kill: {(int)response.StatusCode} {body}");
+            stored.Add(JsonDocument.Parse(body).RootElement.GetProperty("message").GetProperty("id").GetGuid());
+        }
+        return stored;
+    }
+
+    private async Task<List<SseReader.Event>> ResumeSseAsync(ApiTestClient api, Guid generation, long after)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/generations/{generation}/events");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", api.Token);
+        request.Headers.Add("Last-Event-ID", after.ToString(CultureInfo.InvariantCulture));
+        using var response = await Chat.Gateway.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var reader = new SseReader(await response.Content.ReadAsStreamAsync());
+        using var cts = new CancellationTokenSource(s_sweptWithin + TimeSpan.FromSeconds(30));
+        return await reader.ReadToTerminalAsync(cts.Token);
+    }
+
+    private async Task<Dictionary<Guid, string>> LeaseOwnersAsync(IEnumerable<Guid> generations)
+    {
+        await using var db = await ApiTestClient.OpenDatabaseAsync(Chat);
+        await using var command = new NpgsqlCommand("SELECT generation_id, lease_owner FROM chat_messages WHERE generation_id = ANY(@g)", db);
+        command.Parameters.AddWithValue("g", generations.ToArray());
+        var owners = new Dictionary<Guid, string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            owners[reader.GetGuid(0)] = reader.GetString(1);
+        }
+        return owners;
+    }
+
+    private async Task<Dictionary<Guid, (string Status, string Content)>> AssistantRowsAsync(IEnumerable<Guid> generations)
+    {
+        await using var db = await ApiTestClient.OpenDatabaseAsync(Chat);
+        await using var command = new NpgsqlCommand("SELECT generation_id, status, content FROM chat_messages WHERE generation_id = ANY(@g)", db);
+        command.Parameters.AddWithValue("g", generations.ToArray());
+        var rows = new Dictionary<Guid, (string, string)>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            rows[reader.GetGuid(0)] = (reader.GetString(1), reader.GetString(2));
+        }
+        return rows;
+    }
+}
