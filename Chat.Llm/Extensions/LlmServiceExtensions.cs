@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Chat.Llm.Diagnostics;
 using Chat.Llm.Generation;
 using Chat.Llm.Options;
 using Chat.Llm.Providers;
@@ -43,6 +44,8 @@ public static class LlmServiceExtensions
         services.TryAddSingleton<GenerationFramePublisher>();
         services.TryAddSingleton<GenerationStreamReader>();
         services.TryAddSingleton<GenerationFeed>();
+        services.AddMetrics();
+        services.AddSingleton<GenerationMetrics>();
         services.TryAddSingleton<GenerationCancellation>();
         services.AddHostedService(sp => sp.GetRequiredService<GenerationCancellation>());
         services.TryAddSingleton<GenerationQueue>();
