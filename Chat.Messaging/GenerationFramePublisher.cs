@@ -33,8 +33,10 @@ public sealed class GenerationFramePublisher(IConnectionMultiplexer redis)
     }
 
     /// <summary>XADD, EXPIRE and PUBLISH of one frame whose JSON is <paramref name="json"/>, issued before this returns; the
-    /// task never faults for Redis. PUBLISH is issued whatever becomes of the XADD (the three are pipelined).</summary>
-    public async Task<FrameWriteStatus> WriteAsync(GenerationFrame frame, string json, TimeSpan replayWindow, int maxLength)
+    /// task never faults for Redis. PUBLISH is issued whatever becomes of the XADD (the three are pipelined). Unless
+    /// <paramref name="createStream"/>, the XADD has <c>NOMKSTREAM</c>: a stream that vanished (Redis restarted empty) is not
+    /// re-created with this frame alone (<see cref="FrameWriteStatus.StreamMissing"/>).</summary>
+    public async Task<FrameWriteStatus> WriteAsync(GenerationFrame frame, string json, TimeSpan replayWindow, int maxLength, bool createStream = true)
     {
         Task<RedisValue> add;
         Task<bool> expire;
@@ -43,8 +45,13 @@ public sealed class GenerationFramePublisher(IConnectionMultiplexer redis)
         {
             var db = redis.GetDatabase();
             var key = RedisKeys.GenerationStream(frame.GenerationId);
-            add = db.StreamAddAsync(key, GenerationStreamSettings.FrameField, json,
-                messageId: GenerationStreamSettings.EntryId(frame.Seq), maxLength: maxLength, useApproximateMaxLength: true);
+            add = db.StreamAddAsync(key, GenerationStreamSettings.FrameField, json, new StreamAddOptions
+            {
+                MessageId = GenerationStreamSettings.EntryId(frame.Seq),
+                MaxLength = maxLength,
+                Approximate = true,
+                CreateStream = createStream,
+            });
             expire = db.KeyExpireAsync(key, replayWindow);
             publish = db.PublishAsync(RedisKeys.ConversationChannel(frame.ConversationId), json);
         }
@@ -58,7 +65,10 @@ public sealed class GenerationFramePublisher(IConnectionMultiplexer redis)
         var status = FrameWriteStatus.Written;
         try
         {
-            await add;
+            if ((await add).IsNull)
+            {
+                status = FrameWriteStatus.StreamMissing;
+            }
         }
         catch (Exception ex) when (IsRedisFailure(ex))
         {
@@ -181,9 +191,10 @@ public sealed class GenerationFramePublisher(IConnectionMultiplexer redis)
             ? FrameWriteStatus.IdRefused
             : FrameWriteStatus.NotWritten;
 
-    // A refused XADD stays the answer (it says the most); a failed EXPIRE or PUBLISH turns "written" into "not written".
+    // A refused XADD stays the answer (it says the most); a failed EXPIRE or PUBLISH turns "written" (or "stream missing",
+    // whose PUBLISH is then in doubt) into "not written".
     private static FrameWriteStatus Worse(FrameWriteStatus status) =>
-        status == FrameWriteStatus.Written ? FrameWriteStatus.NotWritten : status;
+        status is FrameWriteStatus.Written or FrameWriteStatus.StreamMissing ? FrameWriteStatus.NotWritten : status;
 }
 
 /// <summary>What became of a frame written to Redis.</summary>
@@ -195,6 +206,9 @@ public enum FrameWriteStatus
     /// <summary>XADD was refused because the stream's top entry id is equal to or greater than the frame's: the stream already
     /// holds this seq or a later one (whoever wrote it).</summary>
     IdRefused,
+
+    /// <summary>The stream did not exist, so the XADD (<c>NOMKSTREAM</c>) added nothing; EXPIRE and PUBLISH went through.</summary>
+    StreamMissing,
 
     /// <summary>Redis did not answer (not connected, timed out, disposed) or refused for another reason: unknown whether the
     /// commands took effect.</summary>

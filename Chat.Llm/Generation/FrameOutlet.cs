@@ -21,6 +21,9 @@ namespace Chat.Llm.Generation;
 /// 100 ms → 1 s back-off between failed attempts; one at a time): it first waits for the writes issued while live, then
 /// reads the stream's first and last entries and writes what is missing, in order, XADD before PUBLISH for every frame:</para>
 /// <list type="bullet">
+/// <item>Live XADDs after the first carry <c>NOMKSTREAM</c>: a Redis that restarted empty between two frames (the
+/// multiplexer reconnected before the next send, so <c>IsConnected</c> never said) adds nothing and says so, and the
+/// recovery below re-creates the stream (that one frame was PUBLISHed a moment before its XADD).</item>
 /// <item>The stream is gone, or begins after the oldest frame kept (Redis restarted empty; the stream expired): it is
 /// deleted if it exists and re-created from the oldest frame kept (seq 0 unless the generation outgrew the bound); frames
 /// already published are only XADDed, the others XADDed then PUBLISHed.</item>
@@ -144,7 +147,9 @@ internal sealed class FrameOutlet
                 {
                     // Issued here (queued on the connection before this returns), then handed to the feed below: the local
                     // follower may write its response inline, and Redis's followers should not wait for that.
-                    var write = _publisher.WriteAsync(frame, json, _settings.ReplayWindow, _settings.StreamMaxLength);
+                    // Only the first frame creates the stream; a later one finding it gone means Redis restarted empty
+                    // between two frames, unseen by IsConnected (StreamMissing, read back below).
+                    var write = _publisher.WriteAsync(frame, json, _settings.ReplayWindow, _settings.StreamMaxLength, createStream: position == 0);
                     _inflight.Enqueue((position, write));
                     _attempted = position + 1;
                     previous = _previous;
@@ -273,6 +278,19 @@ internal sealed class FrameOutlet
                     break;
                 case FrameWriteStatus.Written:
                     // After an earlier write failed: the recovery reads the stream to know.
+                    break;
+                case FrameWriteStatus.StreamMissing:
+                    // Published, but the stream is gone (Redis restarted empty between two frames): the recovery re-creates it.
+                    if (head.Position == _published)
+                    {
+                        _published++;
+                    }
+
+                    if (_live)
+                    {
+                        GoAway();
+                    }
+
                     break;
                 case FrameWriteStatus.IdRefused:
                     // A live write is always a frame's first try: someone else wrote this seq or a later one.
