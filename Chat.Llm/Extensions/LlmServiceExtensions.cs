@@ -45,6 +45,7 @@ public static class LlmServiceExtensions
         services.TryAddSingleton<GenerationFramePublisher>();
         services.TryAddSingleton<GenerationStreamReader>();
         services.TryAddSingleton<GenerationFeed>();
+        services.AddMetrics();
         services.TryAddSingleton<GenerationCancellation>();
         services.AddHostedService(sp => sp.GetRequiredService<GenerationCancellation>());
         services.TryAddSingleton<GenerationMetrics>();

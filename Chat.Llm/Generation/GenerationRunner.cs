@@ -74,7 +74,7 @@ public sealed class GenerationRunner(
         using var registration = cancellation.Register(job.GenerationId, stopping, lease.Lost);
         var token = registration.Token;
         var run = new GenerationRun(job, lease, _time);
-        var outlet = new FrameOutlet(feed, publisher, _settings);
+        var outlet = new FrameOutlet(feed, publisher, _settings, metrics, _time);
 
         // The primary route's request goes out now, so the provider's connection and time to first token overlap the
         // commit of the messages this generation answers; nothing is published or stored before that commit.
