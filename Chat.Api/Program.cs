@@ -5,7 +5,7 @@ var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddChatDatabase();
-builder.AddChatRedis();
+builder.AddChatRedis(RedisCommandsWhileDisconnected.FailFast); // the generation runner buffers through an outage itself
 builder.AddChatAuthentication();
 builder.AddApplicationServices();
 

@@ -54,4 +54,11 @@ public sealed class StreamingOptions
     /// <summary>Time a closing handshake may take before the socket is aborted.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
     public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// After Redis comes back, how long a generation stream that is missing (Redis restarted empty) is retried before the
+    /// sockets are told to reload that generation (<c>stream.restored</c> with <c>recovered:false</c>).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan RedisRestoreGrace { get; set; } = TimeSpan.FromSeconds(15);
 }

@@ -289,6 +289,18 @@ socket.addEventListener("frame", ({ detail: f }) => {
       refreshListItem(f.conversationId);
       break;
     }
+    case "stream.restored":
+      if (f.recovered === false) {
+        // Frames of these generations were lost with the message bus: the REST history has what was stored. Forget the
+        // partial text and reload the conversation (it resubscribes; a reply still streaming continues live).
+        for (const generationId of f.generationIds ?? []) {
+          state.live.delete(generationId);
+          if (readInflight()?.generationId === generationId) writeInflight(null);
+          if (state.activeGeneration === generationId) state.activeGeneration = null;
+        }
+        if (c?.id === f.conversationId) openConversation(c.id);
+      }
+      break;
     case "error":
       if (f.id === undefined) showError(f);
       break;
@@ -296,7 +308,9 @@ socket.addEventListener("frame", ({ detail: f }) => {
 });
 
 socket.addEventListener("status", ({ detail }) => {
-  $("connection").textContent = detail.state === "open" ? "Connected" : detail.state === "connecting" ? "Connecting…" : `Disconnected (${detail.code ?? ""}) — reconnecting`;
+  $("connection").textContent = detail.state === "open" ? "Connected"
+    : detail.state === "interrupted" ? "Connected — live updates delayed, catching up…"
+    : detail.state === "connecting" ? "Connecting…" : `Disconnected (${detail.code ?? ""}) — reconnecting`;
   if (detail.code === 4401) showSignIn("Your session expired. Sign in again.");
 });
 socket.addEventListener("error", ({ detail }) => showError(detail));

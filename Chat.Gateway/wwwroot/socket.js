@@ -48,6 +48,10 @@ export class ChatSocket extends EventTarget {
       if (frame.type === "error") reject(Object.assign(new Error(frame.message), { code: frame.code }));
       else resolve(frame);
     }
+    // The replica lost (stream.interrupted) and regained (stream.restored) its message bus: the socket stays open,
+    // frames are only delayed. Nothing is to be resent; stream.restored {recovered:false} lists generations to reload.
+    if (frame.type === "stream.interrupted") this.emit("status", { state: "interrupted", conversationId: frame.conversationId });
+    if (frame.type === "stream.restored") this.emit("status", { state: "open", conversationId: frame.conversationId });
     this.emit("frame", frame);
   }
 

@@ -27,6 +27,12 @@ public static class ServerFrameTypes
     public const string Pong = "pong";
     public const string Heartbeat = "heartbeat";
     public const string Error = "error";
+
+    /// <summary>This replica lost Redis: frames of the conversation may be delayed. Stay connected, resend nothing.</summary>
+    public const string StreamInterrupted = "stream.interrupted";
+
+    /// <summary>Redis is back and the conversation is caught up (<c>recovered</c>), or the listed generations must be reloaded.</summary>
+    public const string StreamRestored = "stream.restored";
 }
 
 /// <summary>Stable <c>code</c> values of <c>error</c> frames.</summary>

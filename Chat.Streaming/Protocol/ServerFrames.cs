@@ -65,6 +65,24 @@ public sealed record ErrorFrame(
     [JsonPropertyName("generationId")] public Guid? GenerationId { get; init; }
 }
 
+/// <summary>Sent once per subscription when the replica loses its Redis subscription (docs/PROTOCOL.md, "When Redis goes away").</summary>
+public sealed record StreamInterruptedFrame([property: JsonPropertyName("conversationId")] Guid ConversationId)
+{
+    [JsonPropertyName("type")] public string Type => ServerFrameTypes.StreamInterrupted;
+}
+
+/// <summary>
+/// Ends an interruption. <see cref="Recovered"/>: every frame published meanwhile has been delivered. Otherwise
+/// <see cref="GenerationIds"/> lists the generations whose frames could not be recovered: reload their messages over REST.
+/// </summary>
+public sealed record StreamRestoredFrame(
+    [property: JsonPropertyName("conversationId")] Guid ConversationId,
+    [property: JsonPropertyName("recovered")] bool Recovered,
+    [property: JsonPropertyName("generationIds")] IReadOnlyList<Guid>? GenerationIds)
+{
+    [JsonPropertyName("type")] public string Type => ServerFrameTypes.StreamRestored;
+}
+
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(HelloFrame))]
 [JsonSerializable(typeof(SubscribedFrame))]
@@ -73,6 +91,8 @@ public sealed record ErrorFrame(
 [JsonSerializable(typeof(PongFrame))]
 [JsonSerializable(typeof(HeartbeatFrame))]
 [JsonSerializable(typeof(ErrorFrame))]
+[JsonSerializable(typeof(StreamInterruptedFrame))]
+[JsonSerializable(typeof(StreamRestoredFrame))]
 internal sealed partial class ServerFrameJsonContext : JsonSerializerContext;
 
 /// <summary>Serializes the frames this service writes itself, straight to UTF-8.</summary>
@@ -85,4 +105,6 @@ internal static class ServerFrames
     public static ReadOnlyMemory<byte> Encode(PongFrame f) => JsonSerializer.SerializeToUtf8Bytes(f, ServerFrameJsonContext.Default.PongFrame);
     public static ReadOnlyMemory<byte> Encode(HeartbeatFrame f) => JsonSerializer.SerializeToUtf8Bytes(f, ServerFrameJsonContext.Default.HeartbeatFrame);
     public static ReadOnlyMemory<byte> Encode(ErrorFrame f) => JsonSerializer.SerializeToUtf8Bytes(f, ServerFrameJsonContext.Default.ErrorFrame);
+    public static ReadOnlyMemory<byte> Encode(StreamInterruptedFrame f) => JsonSerializer.SerializeToUtf8Bytes(f, ServerFrameJsonContext.Default.StreamInterruptedFrame);
+    public static ReadOnlyMemory<byte> Encode(StreamRestoredFrame f) => JsonSerializer.SerializeToUtf8Bytes(f, ServerFrameJsonContext.Default.StreamRestoredFrame);
 }

@@ -521,7 +521,7 @@ public sealed class ChatConnection : IFrameSink, IDisposable
             {
                 replay = await _services.Hub.ReadReplayAsync(conversationId, generationId, after);
             }
-            catch (RedisException ex)
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
             {
                 StreamingLog.ReplayFailed(_services.Logger, ex, generationId);
                 replay = null;
@@ -675,7 +675,7 @@ public sealed class ChatConnection : IFrameSink, IDisposable
         {
             await _services.Redis.GetSubscriber().PublishAsync(RedisKeys.CancelChannel, generationId.ToString("N"));
         }
-        catch (RedisException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             SendError(frame.Id, ErrorCodes.Internal, "The message bus is unavailable; try again.", generationId: generationId);
             return;

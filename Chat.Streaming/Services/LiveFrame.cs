@@ -4,7 +4,13 @@ namespace Chat.Streaming.Services;
 /// A generation frame as it travels inside one replica: parsed once from Redis (for routing and de-duplication) and
 /// kept as the exact UTF-8 text published, which every socket receives unchanged.
 /// </summary>
-public sealed record LiveFrame(Guid ConversationId, Guid GenerationId, long Seq, bool IsTerminal, ReadOnlyMemory<byte> Utf8);
+public sealed record LiveFrame(Guid ConversationId, Guid GenerationId, long Seq, bool IsTerminal, ReadOnlyMemory<byte> Utf8)
+{
+    /// <summary>A frame the replica writes itself about a conversation (<c>stream.*</c>): no generation, never de-duplicated.</summary>
+    public static LiveFrame Control(Guid conversationId, ReadOnlyMemory<byte> utf8) => new(conversationId, Guid.Empty, -1, false, utf8);
+
+    public bool IsControl => GenerationId == Guid.Empty;
+}
 
 /// <summary>Where a frame goes: one WebSocket connection's send queue.</summary>
 public interface IFrameSink

@@ -40,4 +40,16 @@ internal static partial class StreamingLog
 
     [LoggerMessage(13, LogLevel.Warning, "Gap in generation {GenerationId} on conversation {ConversationId}: expected seq {Expected}, got {Seq}; filling from the replay stream")]
     public static partial void GapDetected(ILogger logger, Guid generationId, Guid conversationId, long expected, long seq);
+
+    [LoggerMessage(14, LogLevel.Warning, "Lost the Redis subscription connection ({FailureType}); told the sockets of {Count} conversations that frames may be delayed")]
+    public static partial void RedisInterrupted(ILogger logger, string failureType, int count);
+
+    [LoggerMessage(15, LogLevel.Information, "The Redis subscription connection is back; catching up {Count} conversations from the generation streams")]
+    public static partial void RedisRestored(ILogger logger, int count);
+
+    [LoggerMessage(16, LogLevel.Warning, "Restoring the conversations after a Redis outage failed; a later reconnect retries")]
+    public static partial void RestoreFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(17, LogLevel.Warning, "Conversation {ConversationId}: {Count} generations could not be recovered after the Redis outage; told the sockets to reload them")]
+    public static partial void TopicNotRecovered(ILogger logger, Guid conversationId, int count);
 }

@@ -44,6 +44,27 @@ public sealed class Subscription(Guid conversationId, IFrameSink sink, int buffe
         }
     }
 
+    /// <summary>
+    /// Queues a <see cref="LiveFrame.Control"/> frame (stream.interrupted, stream.restored) in order with the generation
+    /// frames: behind the buffered ones while paused, else at once.
+    /// </summary>
+    public void Notify(LiveFrame control)
+    {
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return;
+            }
+            if (_buffer is not null)
+            {
+                _buffer.Add(control); // a handful per outage: not counted against the live-frame capacity
+                return;
+            }
+            Send(control);
+        }
+    }
+
     /// <summary>Holds live frames back until the matching <see cref="Resume"/>.</summary>
     public void Pause()
     {
@@ -95,7 +116,14 @@ public sealed class Subscription(Guid conversationId, IFrameSink sink, int buffe
             _buffer = null;
             foreach (var frame in buffered)
             {
-                Forward(frame);
+                if (frame.IsControl)
+                {
+                    Send(frame);
+                }
+                else
+                {
+                    Forward(frame);
+                }
                 if (_closed)
                 {
                     return;
@@ -125,6 +153,11 @@ public sealed class Subscription(Guid conversationId, IFrameSink sink, int buffe
         }
         _lastSeq[frame.GenerationId] = frame.Seq;
         Sink.NoteGeneration(frame.GenerationId, frame.ConversationId);
+        Send(frame);
+    }
+
+    private void Send(LiveFrame frame)
+    {
         if (!Sink.TryEnqueue(frame.Utf8))
         {
             _closed = true;

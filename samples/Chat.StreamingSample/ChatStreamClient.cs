@@ -55,8 +55,8 @@ public sealed class ChatStreamClient(Uri gateway, Func<CancellationToken, Task<s
 
     /// <summary>
     /// Yields the generation's frames after <paramref name="after"/> until its terminal frame, resuming on another
-    /// connection whenever this one drops. Yields nothing more when the replay window has passed (<c>recovered:false</c>:
-    /// load the message over REST instead).
+    /// connection whenever this one drops. Yields nothing more when the replay window has passed (<c>recovered:false</c>)
+    /// or the generation's frames were lost with Redis (<c>stream.restored</c> naming it): load the message over REST instead.
     /// </summary>
     public async IAsyncEnumerable<JsonNode> StreamAsync(Guid conversationId, Guid generationId, long after, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -86,6 +86,13 @@ public sealed class ChatStreamClient(Uri gateway, Func<CancellationToken, Task<s
                 }
                 var type = frame["type"]?.GetValue<string>();
                 if (type == "subscribed" && frame["recovered"]?.GetValue<bool>() == false)
+                {
+                    yield break;
+                }
+                // stream.interrupted: the replica lost Redis; stay connected, resend nothing, frames are only delayed.
+                // stream.restored without recovered: this generation's frames were lost with Redis: load it over REST.
+                if (type == "stream.restored" && frame["recovered"]?.GetValue<bool>() == false
+                    && frame["generationIds"]?.AsArray().Any(g => g?.ToString() == generationId.ToString()) == true)
                 {
                     yield break;
                 }
