@@ -62,9 +62,9 @@ public sealed class ApiDatabaseOutageTests(ChatAppFixture fixture, ITestOutputHe
             Assert.False(cts.IsCancellationRequested, $"chat-api still answers {(int)list.StatusCode} after PostgreSQL is back");
             await Task.Delay(250, cts.Token);
         }
-        foreach (var request in Requests(id))
+        foreach (var next in Requests(id))
         {
-            var (_, response, elapsed) = await TimedAsync(client, request);
+            var (request, response, elapsed) = await TimedAsync(client, next);
             using (response)
             {
                 output.WriteLine($"after: {request}: {(int)response.StatusCode} in {elapsed.TotalMilliseconds:0} ms");

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 
 namespace Chat.IntegrationTests;
 
@@ -20,6 +21,9 @@ namespace Chat.IntegrationTests;
 /// Redis killed with -9 starts again on the same port, empty (local mode has no persistence); a service that held
 /// pooled connections to either reconnects by itself once it is back (chat-api's <c>/health</c> goes unhealthy, then
 /// healthy). SIGSTOP of the postmaster and its children loses nothing: queries wait and complete after SIGCONT.
+/// With only the postmaster killed (its backends left alive, holding its output pipes), the orchestrator went on
+/// reporting it Running for a minute, so it could not be started again: hence the whole tree. This machine's init does
+/// not reap orphans, so killed children may linger as zombies; they hold nothing.
 /// </para>
 /// </summary>
 public static class ResourceFaults
@@ -49,6 +53,8 @@ public static class ResourceFaults
         using var cts = new CancellationTokenSource(Timeout);
         await PollAsync(() => tree.All(IsGone), $"processes {string.Join(',', tree)} of {resource} to exit", cts.Token);
         await WaitForStateAsync(app, resource, s => s != KnownResourceStates.Running, "to leave Running", cts.Token);
+        // The test process's own pooled connections to a killed PostgreSQL are dead; the next test must not lease one.
+        NpgsqlConnection.ClearAllPools();
     }
 
     /// <summary>Starts a stopped (or killed) resource through the orchestrator and waits until it is running and healthy.</summary>
