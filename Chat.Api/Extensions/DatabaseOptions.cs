@@ -23,8 +23,8 @@ public sealed class DatabaseOptions
     public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// The longest pause between two attempts of EF Core's retrying execution strategy (its default grows to 30 s, so a
-    /// request's 10 s saw attempts at 0, 0, 1 and 4 s only). With this cap a request tries again at least every 2 s.
+    /// The longest pause between two attempts of EF Core's retrying execution strategy. Its default pauses grow
+    /// 0, 1, 3, 7 s … up to 30 s, so a request's 10 s would try at 0, 0, 1 and 4 s only; capped, it tries at least every 2 s.
     /// </summary>
     public static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(2);
 
