@@ -94,6 +94,25 @@ public sealed class ResourceFaultsTests(ChatAppFixture fixture, ITestOutputHelpe
         Assert.Equal(42, await query.WaitAsync(TimeSpan.FromSeconds(10)));
     }
 
+    [Fact]
+    public async Task KilledChatApiIsTheServiceUnderItsDotnetRunAndStartsAgain()
+    {
+        var service = ResourceFaults.ServiceProcessId(fixture.App, "chat-api");
+        var command = (await File.ReadAllTextAsync($"/proc/{service}/cmdline")).Split('\0');
+        // The service itself (its apphost, or `dotnet Chat.Api.dll`), not the `dotnet run` wrapper above it.
+        Assert.DoesNotContain("run", command);
+        Assert.Contains(command, a => Path.GetFileName(a) is "Chat.Api" or "Chat.Api.dll");
+
+        await ResourceFaults.KillAsync(fixture.App, "chat-api");
+        Assert.False(Directory.Exists($"/proc/{service}") && !File.ReadAllText($"/proc/{service}/stat").Contains(") Z", StringComparison.Ordinal));
+        await ResourceFaults.StartAsync(fixture.App, "chat-api");
+
+        Assert.NotEqual(service, ResourceFaults.ServiceProcessId(fixture.App, "chat-api"));
+        var client = new ApiTestClient(fixture, direct: true);
+        using var created = await client.SendAsync(HttpMethod.Post, "/api/v1/conversations", new { title = "after the restart" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+    }
+
     public sealed record Health(string Status, string? Database, string? Redis);
 
     /// <summary>Polls chat-api's <c>/health</c> until <paramref name="until"/> holds; <paramref name="bounded"/>: each answer within 2 s plus a margin.</summary>
