@@ -4,7 +4,7 @@ using Chat.Api.Extensions;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddChatDatabase();
+builder.AddChatApiDatabase();
 builder.AddChatRedis(RedisCommandsWhileDisconnected.FailFast); // the generation runner buffers through an outage itself
 builder.AddChatAuthentication();
 builder.AddApplicationServices();

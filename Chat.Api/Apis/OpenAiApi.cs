@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Chat.Api.Contracts;
 using Chat.Api.Extensions;
+using Chat.Api.Infrastructure;
 using Chat.Api.Services;
 using Chat.Llm;
 using Chat.Llm.OpenAi;
@@ -109,6 +110,8 @@ public static class OpenAiApi
                 return Error("invalid_request", "This message was already sent.");
         }
 
+        // Stored: from here the request waits for the model, whose own limits bound it.
+        DatabaseUnavailable.LiftBound(http);
         var assistant = start.Assistant!;
         var createdAt = Created();
         if (request.Stream == true)

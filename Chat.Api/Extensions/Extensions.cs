@@ -4,12 +4,33 @@ using Chat.Api.Infrastructure;
 using Chat.Api.Services;
 using Chat.Data;
 using Chat.ServiceDefaults.Authentication;
+using Microsoft.AspNetCore.Http.Timeouts;
+using Microsoft.Extensions.Options;
 using Scalar.AspNetCore;
 
 namespace Chat.Api.Extensions;
 
 public static class Extensions
 {
+    /// <summary>
+    /// The chat database, bounded for requests (docs/API.md, "When PostgreSQL is unavailable"): EF Core retries a failed
+    /// attempt at least every <see cref="DatabaseOptions.MaxRetryDelay"/>, and every request is answered within
+    /// <see cref="DatabaseOptions.RequestTimeout"/> (a request timeout, the default policy of every endpoint), with
+    /// 503 <c>database_unavailable</c> when its database work could not be done by then.
+    /// </summary>
+    public static WebApplicationBuilder AddChatApiDatabase(this WebApplicationBuilder builder)
+    {
+        builder.AddChatDatabase(npgsql: npgsql =>
+            npgsql.EnableRetryOnFailure(DatabaseOptions.MaxRetryCount, DatabaseOptions.MaxRetryDelay, errorCodesToAdd: null));
+
+        builder.Services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddRequestTimeouts();
+        builder.Services.AddOptions<RequestTimeoutOptions>().Configure<IOptions<DatabaseOptions>>((timeouts, database) =>
+            timeouts.DefaultPolicy = DatabaseUnavailable.Policy(database.Value));
+        return builder;
+    }
+
     public static WebApplicationBuilder AddApplicationServices(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -60,7 +81,8 @@ public static class Extensions
 
     /// <summary>
     /// The middleware order matters: the request id first (every response carries it), then the exception handler
-    /// and status code pages (so auth failures and unmatched routes get problem bodies), then authentication.
+    /// and status code pages (so auth failures and unmatched routes get problem bodies), then authentication; the
+    /// request timeout last, inside the exception handler, so that it answers its own timeouts.
     /// </summary>
     public static WebApplication UseChatApiPipeline(this WebApplication app)
     {
@@ -69,6 +91,7 @@ public static class Extensions
         app.UseStatusCodePages();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseRequestTimeouts();
         return app;
     }
 

@@ -7,7 +7,8 @@ namespace Chat.Api.Infrastructure;
 
 /// <summary>
 /// Turns every exception into problem details without its text: a request the framework could not bind (malformed
-/// JSON, a query value of the wrong type, a body too large) is the client's 4xx; anything else is a logged 500.
+/// JSON, a query value of the wrong type, a body too large) is the client's 4xx; a database that cannot be reached is
+/// 503 <c>database_unavailable</c> (<see cref="DatabaseUnavailable"/>); anything else is a logged 500.
 /// </summary>
 internal sealed partial class ApiExceptionHandler(IProblemDetailsService problems, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
 {
@@ -17,6 +18,12 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
         {
             // The client went away; nobody is left to read a body.
             context.Response.StatusCode = StatusCodes.Status499ClientClosedRequest;
+            return true;
+        }
+
+        if (DatabaseUnavailable.IsCause(exception))
+        {
+            await DatabaseUnavailable.WriteAsync(context);
             return true;
         }
 

@@ -23,6 +23,7 @@ public static class ProblemCodes
     public const string DevTokenUnavailable = "dev_token_unavailable";
     public const string InternalError = "internal_error";
     public const string QueueFull = "queue_full";
+    public const string DatabaseUnavailable = "database_unavailable";
     public const string GenerationNotFound = "generation_not_found";
     public const string GenerationFinished = "generation_finished";
 

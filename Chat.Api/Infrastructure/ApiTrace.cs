@@ -16,4 +16,7 @@ internal static partial class ApiTrace
 
     [LoggerMessage(5, LogLevel.Warning, "Minted a development token for {UserId} in {TenantId} with scopes '{Scopes}'")]
     public static partial void DevTokenMinted(ILogger logger, string userId, string tenantId, string scopes);
+
+    [LoggerMessage(6, LogLevel.Warning, "Answered {Method} {Path} with 503 database_unavailable: PostgreSQL did not answer within the request's bound")]
+    public static partial void DatabaseUnavailable(ILogger logger, string method, string path);
 }

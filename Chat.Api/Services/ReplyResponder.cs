@@ -55,6 +55,8 @@ public sealed class ReplyResponder(
             return TypedResults.Accepted($"/api/v1/generations/{started.GenerationId:D}", Body(user, started));
         }
 
+        // Stored: from here the request waits for the model, whose own limits bound it.
+        DatabaseUnavailable.LiftBound(http);
         if (SseFormatter.WantsEventStream(http.Request))
         {
             await FollowAsync(http, started.ConversationId, started.GenerationId!.Value, -1, cancellationToken, live);
@@ -85,6 +87,7 @@ public sealed class ReplyResponder(
     public async Task FollowAsync(HttpContext http, Guid conversationId, Guid generationId, long after, CancellationToken cancellationToken,
         GenerationFeed.Follower? live = null)
     {
+        DatabaseUnavailable.LiftBound(http);
         http.Response.Headers["X-Generation-Id"] = generationId.ToString("D");
         try
         {

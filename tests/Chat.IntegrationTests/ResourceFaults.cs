@@ -1,0 +1,220 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace Chat.IntegrationTests;
+
+/// <summary>
+/// Faults for integration tests against a running app host: kill a resource's process as a crash would, start it again
+/// through the orchestrator, or freeze and thaw it. A resource is named by its name (<c>postgres</c>, <c>cache</c>,
+/// <c>chat-api</c>) or, for one replica, by its resource id (<c>chat-streaming-abcdwxyz</c>; see
+/// <see cref="StreamingReplicas.ResourceOfAsync"/>). The process is found from the resource snapshot's
+/// <c>executable.pid</c>; for a project that is the <c>dotnet run</c> wrapper, and the fault goes to the service process
+/// it runs. Every fault reaches the process's children too: a PostgreSQL postmaster's backends, checkpointer and so on.
+/// Every wait is bounded by <see cref="Timeout"/>.
+/// <para>
+/// Verified by experiment (ResourceFaultsTests, 2026-12-03; PostgreSQL 15 and Redis 7.0 as local executables, Aspire 13.6):
+/// the orchestrator does not restart a killed process, and its snapshot leaves <c>Running</c>; PostgreSQL killed with -9
+/// (postmaster and backends) starts again through <c>resource-start</c> on the same port, runs crash recovery on the
+/// app host's throw-away data directory (kept while the app host runs) and serves the rows written before the kill;
+/// Redis killed with -9 starts again on the same port, empty (local mode has no persistence); a service that held
+/// pooled connections to either reconnects by itself once it is back (chat-api's <c>/health</c> goes unhealthy, then
+/// healthy). SIGSTOP of the postmaster and its children loses nothing: queries wait and complete after SIGCONT.
+/// With only the postmaster killed (its backends left alive, holding its output pipes), the orchestrator went on
+/// reporting it Running for a minute, so it could not be started again: hence the whole tree. This machine's init does
+/// not reap orphans, so killed children may linger as zombies; they hold nothing.
+/// </para>
+/// </summary>
+public static class ResourceFaults
+{
+    /// <summary>The bound on every wait here (a stop noticed, a start healthy, a killed process gone).</summary>
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    private const int SigKill = 9;
+    private const int SigCont = 18;
+    private const int SigStop = 19;
+
+    /// <summary>
+    /// SIGKILLs the resource's process and every process under it, then waits until all of them are gone and the
+    /// orchestrator no longer reports the resource running. Nothing restarts it: call <see cref="StartAsync"/>.
+    /// </summary>
+    public static async Task KillAsync(DistributedApplication app, string resource)
+    {
+        var root = ServiceProcessId(app, resource);
+        // Stop the root first so it cannot fork (a postmaster starting a backend) while its tree is read and killed.
+        Signal(root, SigStop);
+        var tree = ProcessTree(root);
+        foreach (var pid in Enumerable.Reverse(tree))
+        {
+            Signal(pid, SigKill);
+        }
+
+        using var cts = new CancellationTokenSource(Timeout);
+        await PollAsync(() => tree.All(IsGone), $"processes {string.Join(',', tree)} of {resource} to exit", cts.Token);
+        await WaitForStateAsync(app, resource, s => s != KnownResourceStates.Running, "to leave Running", cts.Token);
+        // The test process's own pooled connections to a killed PostgreSQL are dead; the next test must not lease one.
+        NpgsqlConnection.ClearAllPools();
+    }
+
+    /// <summary>Starts a stopped (or killed) resource through the orchestrator and waits until it is running and healthy.</summary>
+    public static async Task StartAsync(DistributedApplication app, string resource)
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        var id = ResourceId(app, resource);
+        var result = await app.ResourceCommands.ExecuteCommandAsync(id, "resource-start", cts.Token);
+        Assert.True(result.Success, $"resource-start {id}: {result.Message}");
+        await WaitForStateAsync(app, id, s => s == KnownResourceStates.Running, "to run", cts.Token, healthy: true);
+    }
+
+    /// <summary>SIGSTOPs the resource's process and every process under it: it keeps its sockets and answers nothing.</summary>
+    public static Task PauseAsync(DistributedApplication app, string resource)
+    {
+        var root = ServiceProcessId(app, resource);
+        Signal(root, SigStop);
+        foreach (var pid in ProcessTree(root).Skip(1))
+        {
+            Signal(pid, SigStop);
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>SIGCONTs what <see cref="PauseAsync"/> stopped.</summary>
+    public static Task ResumeAsync(DistributedApplication app, string resource)
+    {
+        foreach (var pid in Enumerable.Reverse(ProcessTree(ServiceProcessId(app, resource))))
+        {
+            Signal(pid, SigCont);
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The process that really is the resource: <c>executable.pid</c>, or for a project the service under its <c>dotnet run</c>.</summary>
+    public static int ServiceProcessId(DistributedApplication app, string resource)
+    {
+        var state = CurrentState(app, resource);
+        var value = state.Snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid")?.Value?.ToString();
+        Assert.True(int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var pid),
+            $"{resource} has no process id (state {state.Snapshot.State?.Text}).");
+        // A project runs as `dotnet run --project …`, whose child is the service itself.
+        while (IsDotnetRun(pid) && Children(pid).ToList() is [var child])
+        {
+            pid = child;
+        }
+        return pid;
+    }
+
+    /// <summary>The resource's unique id (a replica's id is returned as given).</summary>
+    public static string ResourceId(DistributedApplication app, string resource) => CurrentState(app, resource).ResourceId;
+
+    private static ResourceEvent CurrentState(DistributedApplication app, string resource)
+    {
+        var notifications = app.Services.GetRequiredService<ResourceNotificationService>();
+        Assert.True(notifications.TryGetCurrentState(resource, out var state),
+            $"No resource '{resource}' (or it has replicas: name one by its resource id).");
+        return state;
+    }
+
+    private static async Task WaitForStateAsync(
+        DistributedApplication app, string resource, Func<string?, bool> state, string what, CancellationToken cancellationToken, bool healthy = false)
+    {
+        var id = ResourceId(app, resource);
+        var notifications = app.Services.GetRequiredService<ResourceNotificationService>();
+        try
+        {
+            await foreach (var e in notifications.WatchAsync(cancellationToken))
+            {
+                if (e.ResourceId == id && state(e.Snapshot.State?.Text)
+                    && (!healthy || e.Snapshot.HealthStatus == Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy))
+                {
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        notifications.TryGetCurrentState(id, out var last);
+        Assert.Fail($"{id} did not come {what} within {Timeout.TotalSeconds:0} s (state {last?.Snapshot.State?.Text}, health {last?.Snapshot.HealthStatus}).");
+    }
+
+    private static async Task PollAsync(Func<bool> condition, string what, CancellationToken cancellationToken)
+    {
+        while (!condition())
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                Assert.Fail($"Timed out waiting for {what}.");
+            }
+            await Task.Delay(50, CancellationToken.None);
+        }
+    }
+
+    /// <summary><paramref name="root"/> and every descendant, parents before children.</summary>
+    private static List<int> ProcessTree(int root)
+    {
+        var tree = new List<int> { root };
+        for (var i = 0; i < tree.Count; i++)
+        {
+            tree.AddRange(Children(tree[i]));
+        }
+        return tree;
+    }
+
+    private static IEnumerable<int> Children(int parent)
+    {
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
+                && Stat(pid) is { } stat && stat.ParentId == parent)
+            {
+                yield return pid;
+            }
+        }
+    }
+
+    /// <summary>Gone, or a zombie (dead, only waiting to be reaped: it holds no port, file or shared memory).</summary>
+    private static bool IsGone(int pid) => Stat(pid) is not { } stat || stat.State is 'Z' or 'X';
+
+    private static (char State, int ParentId)? Stat(int pid)
+    {
+        try
+        {
+            // "pid (comm) S ppid …": comm may hold spaces and parentheses, so read after the last ')'.
+            var text = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
+            return (fields[0][0], int.Parse(fields[1], CultureInfo.InvariantCulture));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static bool IsDotnetRun(int pid)
+    {
+        try
+        {
+            var args = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
+            return args.Length > 1 && Path.GetFileName(args[0]) == "dotnet" && args.Contains("run");
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static void Signal(int pid, int signal)
+    {
+        // ESRCH: it exited meanwhile, which is what a kill wants anyway.
+        if (Kill(pid, signal) != 0 && Marshal.GetLastPInvokeError() is var errno && errno != 3)
+        {
+            throw new InvalidOperationException($"kill({pid}, {signal}) failed with errno {errno}.");
+        }
+    }
+
+    // DllImport rather than LibraryImport: the latter would make the whole test project compile with unsafe code.
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int Kill(int pid, int signal);
+}
