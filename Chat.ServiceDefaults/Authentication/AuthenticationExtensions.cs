@@ -121,6 +121,15 @@ public static class AuthenticationExtensions
                 }
                 return Task.CompletedTask;
             },
+            OnTokenValidated = ctx =>
+            {
+                // Runs on every request, cached validation or not: a token naming two tenants (or users) is invalid, 401.
+                if (ctx.Principal is { } principal && !ChatUser.HasAtMostOneIdentity(principal))
+                {
+                    ctx.Fail(new SecurityTokenValidationException("The token names more than one user or tenant."));
+                }
+                return Task.CompletedTask;
+            },
             OnChallenge = ctx =>
             {
                 // Same RFC 6750 header the default challenge sends, plus a problem-details body with a stable code.

@@ -162,4 +162,56 @@ public sealed class GatewayEdgeTests(ChatAppFixture fixture)
         var id = generated.Headers.GetValues("X-Request-Id").Single();
         Assert.Equal(id, (await generated.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("requestId").GetString());
     }
+
+    [Theory]
+    [InlineData("CONNECT", "/api/v1/conversations")]
+    [InlineData("CONNECT", "/ws")]
+    [InlineData("TRACE", "/api/v1/conversations")]
+    [InlineData("TRACE", "/ws")]
+    [InlineData("TRACE", "/")]
+    [InlineData("BREW", "/v1/models")]
+    public async Task MethodNothingServesGets405ProblemWithAllow(string method, string path)
+    {
+        var requestId = $"method-{Guid.NewGuid():N}";
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", TestTokens.Create("edge-user", "edge-tenant"));
+        request.Headers.Add("X-Request-Id", requestId);
+        using var response = await fixture.Gateway.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("method_not_allowed", problem.GetProperty("code").GetString());
+        Assert.Equal(405, problem.GetProperty("status").GetInt32());
+        Assert.Equal(requestId, problem.GetProperty("requestId").GetString());
+        // The methods the routes in docs/API.md and docs/PROTOCOL.md use, and nothing a tunnel or echo needs.
+        var allow = response.Content.Headers.Allow;
+        Assert.Superset(new HashSet<string> { "GET", "POST", "PATCH", "DELETE", "OPTIONS" }, allow.ToHashSet());
+        Assert.DoesNotContain(method, allow);
+    }
+
+    public static TheoryData<string, string> TokensNamingTwoIdentities => new()
+    {
+        // tenant_id as an array: the first value must not be taken.
+        { "tenant-array", TestTokens.CreateEdited("edge-user", "t1", p => p.Replace("\"tenant_id\":\"t1\"", "\"tenant_id\":[\"t1\",\"t2\"]", StringComparison.Ordinal)) },
+        // tenant_id twice in the payload.
+        { "tenant-twice", TestTokens.CreateEdited("edge-user", "t1", p => p.Replace("\"tenant_id\":\"t1\"", "\"tenant_id\":\"t1\",\"tenant_id\":\"t2\"", StringComparison.Ordinal)) },
+        // sub as an array (refused by the token handler already; kept so it stays refused).
+        { "sub-array", TestTokens.CreateEdited("u1", "t1", p => p.Replace("\"sub\":\"u1\"", "\"sub\":[\"u1\",\"u2\"]", StringComparison.Ordinal)) },
+    };
+
+    [Theory]
+    [MemberData(nameof(TokensNamingTwoIdentities))]
+    public async Task TokenNamingTwoTenantsOrUsersIsRefusedByGatewayAndApi(string kind, string token)
+    {
+        using var api = ApiTestClient.DirectClient(fixture);
+        foreach (var (client, fromEdge) in new[] { (fixture.Gateway, true), (api, false) })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/conversations");
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            using var response = await client.SendAsync(request);
+            Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"{kind} via {(fromEdge ? "gateway" : "chat-api")}: {(int)response.StatusCode}");
+            await ApiTestClient.AssertProblemAsync(response, HttpStatusCode.Unauthorized, "invalid_token", fromEdge);
+        }
+    }
 }
