@@ -263,8 +263,11 @@ public sealed class GatewayFaultTests(ChatAppFixture fixture)
     }
 }
 
-/// <summary>An app host of its own for the tests that stop, kill and pause parts of it.</summary>
-[CollectionDefinition(Name)]
+/// <summary>
+/// An app host of its own for the tests that stop, kill and pause parts of it; run after the parallel collections, alone,
+/// so that timings are the app's and not a busy machine's.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class GatewayFaultCollection : ICollectionFixture<ChatAppFixture>
 {
     public const string Name = "gateway-faults";

@@ -51,4 +51,19 @@ public sealed class ServiceDefaultsGuardTests
         Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(2));
         never.SetResult(HealthCheckResult.Healthy());
     }
+
+    [Theory]
+    [InlineData("""{"sub":"u1","tenant_id":"t1","scope":"chat.read","exp":1}""", true)]
+    [InlineData("""{"sub":"u1","tenant_id":"t1","other":["a","b"],"nested":{"tenant_id":["x","y"]}}""", true)]
+    [InlineData("""{"sub":"u1","tenant_id":["t1","t2"]}""", false)]
+    [InlineData("""{"sub":"u1","tenant_id":["t1"]}""", false)]
+    [InlineData("""{"sub":"u1","tenant_id":{"id":"t1"}}""", false)]
+    [InlineData("""{"sub":"u1","tenant_id":"t1","tenant_id":"t2"}""", false)]
+    [InlineData("""{"sub":["u1","u2"],"tenant_id":"t1"}""", false)]
+    [InlineData("""{"sub":"u1","sub":"u2","tenant_id":"t1"}""", false)]
+    public void PayloadMustNameOneUserAndOneTenant(string payload, bool accepted)
+    {
+        var encoded = Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(payload);
+        Assert.Equal(accepted, SingleIdentityTokenHandler.NamesOneIdentity(encoded));
+    }
 }
