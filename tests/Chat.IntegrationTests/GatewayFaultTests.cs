@@ -60,6 +60,7 @@ public sealed class GatewayFaultTests(ChatAppFixture fixture)
         finally
         {
             await Task.WhenAll(api.Concat(streaming).Select(StartAsync));
+            await WaitHealthyAsync(fixture.GatewayUri, "gateway");
         }
     }
 
@@ -102,6 +103,7 @@ public sealed class GatewayFaultTests(ChatAppFixture fixture)
         };
         foreach (var (name, uri) in services)
         {
+            await WaitHealthyAsync(uri, name);
             using var healthy = await TimedHealthAsync(uri);
             Assert.True(healthy.StatusCode == HttpStatusCode.OK, $"{name} before the pause: {(int)healthy.StatusCode}");
         }
@@ -163,7 +165,7 @@ public sealed class GatewayFaultTests(ChatAppFixture fixture)
     private static async Task WaitHealthyAsync(Uri service, string name)
     {
         using var client = new HttpClient { BaseAddress = service, Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = DateTime.UtcNow + ChatAppFixture.StepTimeout;
+        var deadline = DateTime.UtcNow + ChatAppFixture.StartTimeout;
         while (true)
         {
             try
@@ -228,7 +230,8 @@ public sealed class GatewayFaultTests(ChatAppFixture fixture)
     /// <summary>Starts a replica again (stopped or killed) and waits until it is running and healthy.</summary>
     private async Task StartAsync(string resourceId)
     {
-        using var cts = new CancellationTokenSource(ChatAppFixture.StepTimeout);
+        // As long as a start of the app host may take: four replicas starting at once on a busy 2-core machine are slow.
+        using var cts = new CancellationTokenSource(ChatAppFixture.StartTimeout);
         // A killed process is noticed by the orchestrator shortly after; start only once it is seen as not running.
         await WaitForStateAsync(resourceId, e => e.Snapshot.State?.Text is not (null or "Running" or "Starting" or "Stopping"), cts.Token);
         var result = await fixture.App.ResourceCommands.ExecuteCommandAsync(resourceId, "resource-start", cts.Token);
