@@ -219,14 +219,11 @@ public sealed class GatewayFaultTests(ChatAppFixture fixture)
         throw new InvalidOperationException($"No process id for {resourceId}.");
     }
 
-    /// <summary>
-    /// Takes a replica down the hard way (SIGKILL, as a crash would): the orchestrator's stop command waits for a graceful
-    /// shutdown, which on a busy machine outlasted its own timeout.
-    /// </summary>
     private async Task StopAsync(string resourceId)
     {
         using var cts = new CancellationTokenSource(ChatAppFixture.StepTimeout);
-        KillProcessTree(await PidOfAsync(resourceId));
+        var result = await fixture.App.ResourceCommands.ExecuteCommandAsync(resourceId, "resource-stop", cts.Token);
+        Assert.True(result.Success, $"stop {resourceId}: {result.Message}");
         await WaitForStateAsync(resourceId, e => e.Snapshot.State?.Text is not (null or "Running" or "Starting" or "Stopping"), cts.Token);
     }
 
