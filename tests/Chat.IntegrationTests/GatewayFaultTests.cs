@@ -219,6 +219,10 @@ public sealed class GatewayFaultTests(ChatAppFixture fixture)
         throw new InvalidOperationException($"No process id for {resourceId}.");
     }
 
+    /// <summary>
+    /// Stops a replica through the orchestrator. (SIGKILLing every replica instead leaves the proxy holding the gateway's
+    /// connection with no answer until YARP's 100 s activity timeout: a known gap, docs/API.md "Gateway errors".)
+    /// </summary>
     private async Task StopAsync(string resourceId)
     {
         using var cts = new CancellationTokenSource(ChatAppFixture.StepTimeout);
