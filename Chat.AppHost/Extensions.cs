@@ -81,19 +81,6 @@ internal static partial class AppHostExtensions
             .WithEnvironment("Jwt__SigningKey", jwt.SigningKey);
 
     /// <summary>
-    /// Callers reach the service on the port it listens on, not through DCP's per-endpoint TCP proxy: a hop production
-    /// never has, which cost the gateway's route to chat-api 0.4–0.7 ms per request (docs/BENCHMARKS.md, table 5). The
-    /// port is allocated per run, so parallel app hosts (tests) do not collide. Only for a service with one replica:
-    /// replicas need the proxy to share an address.
-    /// </summary>
-    public static IResourceBuilder<ProjectResource> WithoutProxy(this IResourceBuilder<ProjectResource> project) =>
-        project.WithEndpoint("http", endpoint =>
-        {
-            endpoint.IsProxied = false;
-            endpoint.Port = null;
-        });
-
-    /// <summary>
     /// With no dashboard there is no OTLP endpoint to export to: clear the one the app host hands every project, so the
     /// services do not spend a benchmark retrying exports (ServiceDefaults adds no exporter without an endpoint).
     /// </summary>
@@ -107,7 +94,7 @@ internal static partial class AppHostExtensions
 
     /// <summary>
     /// Prints the gateway's URL once it is healthy: the one address a person needs besides the dashboard. chat-api's own
-    /// address follows (allocated per run: it is not behind a proxy), for benchmarks that measure the gateway's cost.
+    /// address (the orchestrator's proxy over its replicas) follows, for benchmarks that measure the gateway's cost.
     /// </summary>
     public static void AnnounceWhenReady(this IDistributedApplicationBuilder builder, IResourceBuilder<ProjectResource> gateway, IResourceBuilder<ProjectResource> api)
     {

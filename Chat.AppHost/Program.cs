@@ -45,8 +45,10 @@ var api = builder.AddProject<Projects.Chat_Api>("chat-api")
     .WithSettingsSection(builder.Configuration, "Database")
     .WithSettingsSection(builder.Configuration, "Llm")
     .WithLlmProviderKeys(builder)
-    .WithoutProxy()
-    .WithHttpHealthCheck("/health");
+    .WithHttpHealthCheck("/health")
+    // Two replicas behind the orchestrator's proxy (replicas cannot run proxy-less): the gateway and chat-streaming
+    // reach either through one address, and a request keeps working while one replica is down.
+    .WithReplicas(2);
 
 // Two replicas behind the orchestrator's proxy: every socket may land on either, and resume works on both.
 var streaming = builder.AddProject<Projects.Chat_Streaming>("chat-streaming")

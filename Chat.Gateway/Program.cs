@@ -1,4 +1,5 @@
 using Chat.Gateway.Extensions;
+using Chat.Gateway.Infrastructure;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -13,6 +14,13 @@ var app = builder.Build();
 
 app.UseGatewayEdge();
 app.MapDefaultEndpoints("gateway");
-app.MapReverseProxy();
+app.MapReverseProxy(proxy =>
+{
+    // Outermost, so it also sees the load balancer's own "no destination left" answer.
+    proxy.UseUpstreamErrors();
+    proxy.UseSessionAffinity();
+    proxy.UseLoadBalancing();
+    proxy.UsePassiveHealthChecks();
+});
 
 app.Run();

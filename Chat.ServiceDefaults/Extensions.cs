@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
@@ -87,6 +88,11 @@ public static class ServiceDefaultsExtensions
     {
         builder.Services.AddHealthChecks()
             .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
+        // After every registration (PostConfigure), so checks that libraries and services add later are bounded too.
+        builder.Services.AddOptions<HealthCheckSettings>().BindConfiguration(HealthCheckSettings.SectionName)
+            .Validate(s => s.IsValid, "HealthChecks:Timeout must be between 50 ms and 30 s.").ValidateOnStart();
+        builder.Services.AddOptions<HealthCheckServiceOptions>()
+            .PostConfigure<IOptions<HealthCheckSettings>>((options, settings) => BoundedHealthCheck.BoundAll(options, settings.Value));
         return builder;
     }
 

@@ -92,7 +92,11 @@ internal static class GatewayExtensions
             };
         });
 
-        builder.Services.AddHttpClient(DestinationHealthCheck.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(5));
+        // A probe asks once: the default resilience handler's retries kept /health waiting for seconds on a dead destination.
+        // Its deadline is the health check's (HealthChecks:Timeout in appsettings.json).
+#pragma warning disable EXTEXP0001 // Evaluation API, the only way to take back the handler ConfigureHttpClientDefaults adds.
+        builder.Services.AddHttpClient(DestinationHealthCheck.HttpClientName).RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
         builder.Services.AddHealthChecks()
             .Add(new HealthCheckRegistration("chat-api", sp => new DestinationHealthCheck(sp.GetRequiredService<IHttpClientFactory>(), "chat-api"), HealthStatus.Unhealthy, null))
             .Add(new HealthCheckRegistration("chat-streaming", sp => new DestinationHealthCheck(sp.GetRequiredService<IHttpClientFactory>(), "chat-streaming"), HealthStatus.Unhealthy, null));
@@ -100,13 +104,14 @@ internal static class GatewayExtensions
         return builder;
     }
 
-    /// <summary>The edge pipeline, in order: client address, request id, headers, CORS, the web client, body limit, identity, limits.</summary>
+    /// <summary>The edge pipeline, in order: client address, request id, headers, methods, CORS, the web client, body limit, identity, limits.</summary>
     public static WebApplication UseGatewayEdge(this WebApplication app)
     {
         app.UseForwardedHeaders();
         // First, so every answer (the gateway's own errors too) carries the id, and the services receive it.
         app.UseRequestId();
         app.UseSecurityHeaders();
+        app.UseKnownMethodsOnly();
         app.UseCors();
         // The web client (wwwroot) is public: it signs in itself.
         app.UseDefaultFiles();

@@ -74,15 +74,16 @@ public static class AuthenticationExtensions
     private static void Configure(JwtBearerOptions bearer, ChatJwtOptions chat, bool allowQueryStringToken, bool cacheTokens)
     {
         bearer.MapInboundClaims = false;
-        if (cacheTokens && chat.ValidatedTokenCacheSize > 0)
+        // After MapInboundClaims, which sets itself on the JsonWebTokenHandler these wrap. A token naming two users or
+        // tenants is invalid (401) in every service; the cache keeps only tokens that passed that check too.
+        for (var i = 0; i < bearer.TokenHandlers.Count; i++)
         {
-            // After MapInboundClaims, which sets itself on the JsonWebTokenHandler this wraps.
-            for (var i = 0; i < bearer.TokenHandlers.Count; i++)
+            if (bearer.TokenHandlers[i] is not (ValidatedTokenCache or SingleIdentityTokenHandler))
             {
-                if (bearer.TokenHandlers[i] is not ValidatedTokenCache)
-                {
-                    bearer.TokenHandlers[i] = new ValidatedTokenCache(bearer.TokenHandlers[i], TimeProvider.System, chat.ValidatedTokenCacheSize);
-                }
+                var checkedHandler = new SingleIdentityTokenHandler(bearer.TokenHandlers[i]);
+                bearer.TokenHandlers[i] = cacheTokens && chat.ValidatedTokenCacheSize > 0
+                    ? new ValidatedTokenCache(checkedHandler, TimeProvider.System, chat.ValidatedTokenCacheSize)
+                    : checkedHandler;
             }
         }
         bearer.Audience = chat.Audience;

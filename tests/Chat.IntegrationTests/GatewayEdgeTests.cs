@@ -162,4 +162,60 @@ public sealed class GatewayEdgeTests(ChatAppFixture fixture)
         var id = generated.Headers.GetValues("X-Request-Id").Single();
         Assert.Equal(id, (await generated.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("requestId").GetString());
     }
+
+    [Theory]
+    [InlineData("CONNECT", "/api/v1/conversations")]
+    [InlineData("CONNECT", "/ws")]
+    [InlineData("CONNECT", "{authority}")] // the form a tunnel asks in (RFC 9110 §9.3.6)
+    [InlineData("TRACE", "/api/v1/conversations")]
+    [InlineData("TRACE", "/ws")]
+    [InlineData("TRACE", "/")]
+    [InlineData("BREW", "/v1/models")]
+    public async Task MethodNothingServesGets405ProblemWithAllow(string method, string target)
+    {
+        // Raw HTTP/1.1, since HttpClient rewrites a CONNECT's target to host:port.
+        var authority = fixture.GatewayUri.Authority;
+        var requestId = $"method-{Guid.NewGuid():N}";
+        var token = TestTokens.Create("edge-user", "edge-tenant");
+        var (status, headers, body) = await RawHttp.SendAsync(fixture.GatewayUri,
+            $"{method} {target.Replace("{authority}", authority, StringComparison.Ordinal)} HTTP/1.1\r\nHost: {authority}\r\n" +
+            $"Authorization: Bearer {token}\r\nX-Request-Id: {requestId}\r\nConnection: close\r\n\r\n");
+
+        Assert.True(status == 405, $"{method} {target}: {status} {body}");
+        Assert.StartsWith("application/problem+json", headers["content-type"], StringComparison.Ordinal);
+        using var document = JsonDocument.Parse(body);
+        var problem = document.RootElement;
+        Assert.Equal("method_not_allowed", problem.GetProperty("code").GetString());
+        Assert.Equal(405, problem.GetProperty("status").GetInt32());
+        Assert.Equal(requestId, problem.GetProperty("requestId").GetString());
+        // The methods the routes in docs/API.md and docs/PROTOCOL.md use, and nothing a tunnel or an echo needs.
+        var allow = headers["allow"].Split(',', StringSplitOptions.TrimEntries).ToHashSet();
+        Assert.Superset(new HashSet<string> { "GET", "POST", "PATCH", "DELETE", "OPTIONS" }, allow);
+        Assert.DoesNotContain(method, allow);
+    }
+
+    public static TheoryData<string, string> TokensNamingTwoIdentities => new()
+    {
+        // tenant_id as an array: the first value must not be taken.
+        { "tenant-array", TestTokens.CreateEdited("edge-user", "t1", p => p.Replace("\"tenant_id\":\"t1\"", "\"tenant_id\":[\"t1\",\"t2\"]", StringComparison.Ordinal)) },
+        // tenant_id twice in the payload.
+        { "tenant-twice", TestTokens.CreateEdited("edge-user", "t1", p => p.Replace("\"tenant_id\":\"t1\"", "\"tenant_id\":\"t1\",\"tenant_id\":\"t2\"", StringComparison.Ordinal)) },
+        // sub as an array (refused by the token handler already; kept so it stays refused).
+        { "sub-array", TestTokens.CreateEdited("u1", "t1", p => p.Replace("\"sub\":\"u1\"", "\"sub\":[\"u1\",\"u2\"]", StringComparison.Ordinal)) },
+    };
+
+    [Theory]
+    [MemberData(nameof(TokensNamingTwoIdentities))]
+    public async Task TokenNamingTwoTenantsOrUsersIsRefusedByGatewayAndApi(string kind, string token)
+    {
+        using var api = ApiTestClient.DirectClient(fixture);
+        foreach (var (client, fromEdge) in new[] { (fixture.Gateway, true), (api, false) })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/conversations");
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            using var response = await client.SendAsync(request);
+            Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"{kind} via {(fromEdge ? "gateway" : "chat-api")}: {(int)response.StatusCode}");
+            await ApiTestClient.AssertProblemAsync(response, HttpStatusCode.Unauthorized, "invalid_token", fromEdge);
+        }
+    }
 }

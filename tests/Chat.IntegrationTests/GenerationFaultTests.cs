@@ -124,6 +124,185 @@ public sealed class GenerationFaultTests(GenerationFaultFixture fixture, ITestOu
         }
     }
 
+    [Fact]
+    public async Task RedisKilledForTenSecondsMidReplyFailsNoReplyAndEveryClientEndsWithTheCompleteText()
+    {
+        var api = new ApiTestClient(Chat);
+        var clients = await StartRepliesAsync(api, count: 3);
+        try
+        {
+            await WaitForChunksAsync(clients, 3);
+            await ResourceFaults.KillAsync(Chat.App, "cache");
+            // The outage itself: the replies go on (and some end) while Redis is away.
+            await Task.Delay(TimeSpan.FromSeconds(10));
+            await ResourceFaults.StartAsync(Chat.App, "cache");
+
+            var texts = new Dictionary<Guid, string?>();
+            foreach (var (socket, _, generation, _) in clients)
+            {
+                texts[generation] = await ReadToEndOrReloadAsync(socket, generation);
+            }
+
+            var rows = await WaitUntilNotStreamingAsync(texts.Keys, TimeSpan.FromSeconds(60));
+            foreach (var (generation, text) in texts)
+            {
+                var (status, content) = rows[generation];
+                Assert.Equal("completed", status);
+                Assert.NotEmpty(content);
+                // Live or replayed, the client holds the stored reply; told to reload, it reads the same from REST.
+                Assert.Equal(text ?? await ReloadAsync(api, clients.Single(c => c.Generation == generation).Conversation, generation), content);
+            }
+        }
+        finally
+        {
+            await DisposeAsync(clients);
+        }
+    }
+
+    [Fact]
+    public async Task PostgresKilledForFortySecondsMidReplyLeavesNoReplyStreamingAndNoSeqGap()
+    {
+        var api = new ApiTestClient(Chat);
+        var clients = await StartRepliesAsync(api, count: 3);
+        try
+        {
+            await WaitForChunksAsync(clients, 3);
+            await ResourceFaults.KillAsync(Chat.App, "postgres");
+            var down = Stopwatch.StartNew();
+
+            // A request during the outage gets problem details within chat-api's documented bound (10 s), not silence.
+            var during = Stopwatch.StartNew();
+            using (var response = await api.SendAsync(HttpMethod.Get, "/api/v1/conversations"))
+            {
+                await ApiTestClient.AssertProblemAsync(response, HttpStatusCode.ServiceUnavailable, "database_unavailable");
+            }
+            Assert.True(during.Elapsed < TimeSpan.FromSeconds(15), $"answered after {during.Elapsed}");
+
+            // The replies end while PostgreSQL is away: every client gets its terminal frame right after its last chunk.
+            var texts = new Dictionary<Guid, string>();
+            foreach (var (socket, _, generation, _) in clients)
+            {
+                var frames = await socket.ReadGenerationAsync(generation, TimeSpan.FromSeconds(60));
+                AssertEndsOnce(frames.Select(f => (f.GetProperty("type").GetString()!, f.GetProperty("seq").GetInt64())).ToList(), interrupted: false);
+                texts[generation] = string.Concat(frames.Where(f => f.GetProperty("type").GetString() == "chunk").Select(f => f.GetProperty("delta").GetString()));
+            }
+
+            var rest = TimeSpan.FromSeconds(40) - down.Elapsed;
+            if (rest > TimeSpan.Zero)
+            {
+                await Task.Delay(rest); // the outage lasts 40 s
+            }
+            await ResourceFaults.StartAsync(Chat.App, "postgres");
+
+            // Back: no reply stays streaming, and each is stored as its clients saw it.
+            var rows = await WaitUntilNotStreamingAsync(texts.Keys, TimeSpan.FromSeconds(60));
+            foreach (var (generation, text) in texts)
+            {
+                Assert.Equal(("completed", text), rows[generation]);
+            }
+        }
+        finally
+        {
+            await DisposeAsync(clients);
+        }
+    }
+
+    /// <summary>Starts one reply per conversation, each sent over a socket of its own through the gateway.</summary>
+    private async Task<List<(StreamingTestClient Socket, Guid Conversation, Guid Generation, Guid UserMessage)>> StartRepliesAsync(ApiTestClient api, int count)
+    {
+        var clients = new List<(StreamingTestClient, Guid, Guid, Guid)>();
+        for (var i = 0; i < count; i++)
+        {
+            var conversation = ApiTestClient.Id(await api.CreateConversationAsync($"reply-{i}"));
+            var socket = await StreamingTestClient.ConnectAsync(Chat.GatewayUri, api.Token);
+            await socket.SendAsync(new { type = "message.send", id = i, conversationId = conversation, content = "Tell me a long story", clientMessageId = $"m-{i}" });
+            var ack = await socket.WaitForAsync(f => f.GetProperty("type").GetString() == "ack");
+            clients.Add((socket, conversation, ack.GetProperty("generationId").GetGuid(), ack.GetProperty("messageId").GetGuid()));
+        }
+        return clients;
+    }
+
+    /// <summary>Waits until every reply has streamed <paramref name="chunks"/> chunks, reading (and keeping) the DB's view.</summary>
+    private async Task WaitForChunksAsync(IEnumerable<(StreamingTestClient Socket, Guid Conversation, Guid Generation, Guid UserMessage)> clients, int chunks)
+    {
+        var generations = clients.Select(c => c.Generation).ToArray();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while ((await ApiTestClient.ScalarAsync<long>(Chat,
+            "SELECT count(*) FROM chat_messages WHERE generation_id = ANY(@g) AND coalesce(checkpoint_chunks, 0) >= @n",
+            ("g", generations), ("n", (long)chunks))) < generations.Length)
+        {
+            await Task.Delay(200, deadline.Token);
+        }
+    }
+
+    /// <summary>
+    /// Reads one generation's frames until its terminal frame (asserting seq 0..n+1, nothing repeated, and returning the
+    /// text), or until the replica says it cannot recover them (<c>stream.restored recovered:false</c>): then null.
+    /// </summary>
+    private static async Task<string?> ReadToEndOrReloadAsync(StreamingTestClient socket, Guid generation)
+    {
+        var frames = new List<(string Type, long Seq, string? Delta)>();
+        while (true)
+        {
+            var frame = await socket.NextAsync(timeout: TimeSpan.FromSeconds(60));
+            var type = frame.GetProperty("type").GetString()!;
+            if (type == "stream.restored" && !frame.GetProperty("recovered").GetBoolean()
+                && frame.GetProperty("generationIds").EnumerateArray().Any(g => g.GetGuid() == generation))
+            {
+                return null;
+            }
+            if (!frame.TryGetProperty("generationId", out var g) || g.GetString() != generation.ToString() || !frame.TryGetProperty("seq", out var seq))
+            {
+                continue;
+            }
+            frames.Add((type, seq.GetInt64(), frame.TryGetProperty("delta", out var d) ? d.GetString() : null));
+            if (type.StartsWith("generation.", StringComparison.Ordinal) && type != "generation.started")
+            {
+                AssertEndsOnce(frames.Select(f => (f.Type, f.Seq)).ToList(), interrupted: false);
+                return string.Concat(frames.Select(f => f.Delta));
+            }
+        }
+    }
+
+    private static async Task<string> ReloadAsync(ApiTestClient api, Guid conversation, Guid generation)
+    {
+        using var response = await api.SendAsync(HttpMethod.Get, $"/api/v1/conversations/{conversation}/messages");
+        var page = await ApiTestClient.JsonAsync(response);
+        return page.GetProperty("items").EnumerateArray()
+            .Single(m => m.TryGetProperty("generationId", out var g) && g.ValueKind == JsonValueKind.String && g.GetGuid() == generation)
+            .GetProperty("content").GetString()!;
+    }
+
+    /// <summary>Polls (bounded) until none of the generations' messages is <c>streaming</c>; returns their status and content.</summary>
+    private async Task<Dictionary<Guid, (string Status, string Content)>> WaitUntilNotStreamingAsync(IEnumerable<Guid> generations, TimeSpan bound)
+    {
+        using var deadline = new CancellationTokenSource(bound);
+        while (true)
+        {
+            try
+            {
+                var rows = await AssistantRowsAsync(generations);
+                if (rows.Values.All(r => r.Status != "streaming"))
+                {
+                    return rows;
+                }
+            }
+            catch (NpgsqlException)
+            {
+                // Still coming back.
+            }
+            await Task.Delay(500, deadline.Token);
+        }
+    }
+
+    private static async Task DisposeAsync(IEnumerable<(StreamingTestClient Socket, Guid Conversation, Guid Generation, Guid UserMessage)> clients)
+    {
+        foreach (var client in clients)
+        {
+            await client.Socket.DisposeAsync();
+        }
+    }
+
     /// <summary>seq 0..n+1 with no gap, one terminal frame and it last; interrupted ones end failed/interrupted.</summary>
     private static void AssertEndsOnce(IReadOnlyList<(string Type, long Seq)> frames, bool interrupted)
     {

@@ -130,6 +130,24 @@ public sealed class StreamingBadInputTests(StreamingAppFixture fixture)
     }
 
     [Fact]
+    public async Task ConnectWithATokenNamingTwoTenantsIsRefused()
+    {
+        var token = TestTokens.CreateEdited("mallory", "t1",
+            p => p.Replace("\"tenant_id\":\"t1\"", "\"tenant_id\":[\"t1\",\"t2\"]", StringComparison.Ordinal));
+
+        // At the service itself: accepted as a socket, told why, closed with 4401 (not served as tenant t1).
+        await using (var client = await StreamingTestClient.ConnectAsync(fixture.StreamingUri, token))
+        {
+            Assert.Equal("unauthorized", (await client.NextAsync("error")).GetProperty("code").GetString());
+            Assert.Equal((WebSocketCloseStatus)4401, await client.WaitClosedAsync());
+        }
+
+        // Through the gateway, which refuses the handshake itself.
+        var error = await Assert.ThrowsAsync<WebSocketException>(() => StreamingTestClient.ConnectAsync(fixture.GatewayUri, token));
+        Assert.Contains("401", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ConnectWithoutTheReadScopeGetsClose4403()
     {
         await using var client = await StreamingTestClient.ConnectAsync(fixture.GatewayUri, TestTokens.Create("mallory", "t", scopes: "chat.write"));

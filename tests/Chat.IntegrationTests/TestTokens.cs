@@ -24,7 +24,6 @@ public static class TestTokens
         var now = DateTimeOffset.UtcNow;
         var expires = now + (lifetime ?? TimeSpan.FromHours(1));
         var issued = (expires - TimeSpan.FromHours(2) < now.AddMinutes(-5) ? expires - TimeSpan.FromHours(2) : now.AddMinutes(-5)).ToUnixTimeSeconds();
-        var header = new Dictionary<string, object> { ["alg"] = "HS256", ["typ"] = "JWT" };
         var payload = new Dictionary<string, object>
         {
             ["sub"] = userId,
@@ -36,9 +35,34 @@ public static class TestTokens
             ["nbf"] = issued,
             ["exp"] = expires.ToUnixTimeSeconds(),
         };
-        var unsigned = $"{Base64Url(JsonSerializer.SerializeToUtf8Bytes(header))}.{Base64Url(JsonSerializer.SerializeToUtf8Bytes(payload))}";
+        return Sign(JsonSerializer.Serialize(payload), signingKey);
+    }
+
+    /// <summary>
+    /// A token of the usual user, tenant and lifetime whose payload is edited as text by <paramref name="edit"/>, for
+    /// shapes a serializer would not write (a claim given twice, an array where a string belongs).
+    /// </summary>
+    public static string CreateEdited(string userId, string tenantId, Func<string, string> edit)
+    {
+        var token = Create(userId, tenantId);
+        var payload = Encoding.UTF8.GetString(Base64UrlDecode(token.Split('.')[1]));
+        var edited = edit(payload);
+        return edited != payload ? Sign(edited) : throw new ArgumentException($"The edit changed nothing in {payload}.", nameof(edit));
+    }
+
+    /// <summary>Signs <paramref name="payloadJson"/> exactly as given (HS256).</summary>
+    public static string Sign(string payloadJson, string signingKey = SigningKey)
+    {
+        var header = new Dictionary<string, object> { ["alg"] = "HS256", ["typ"] = "JWT" };
+        var unsigned = $"{Base64Url(JsonSerializer.SerializeToUtf8Bytes(header))}.{Base64Url(Encoding.UTF8.GetBytes(payloadJson))}";
         var signature = HMACSHA256.HashData(Encoding.UTF8.GetBytes(signingKey), Encoding.ASCII.GetBytes(unsigned));
         return $"{unsigned}.{Base64Url(signature)}";
+    }
+
+    private static byte[] Base64UrlDecode(string text)
+    {
+        var padded = text.Replace('-', '+').Replace('_', '/');
+        return Convert.FromBase64String(padded.PadRight(padded.Length + (4 - padded.Length % 4) % 4, '='));
     }
 
     private static string Base64Url(byte[] bytes) =>
