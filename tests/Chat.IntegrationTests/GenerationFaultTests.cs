@@ -312,19 +312,40 @@ public sealed class GenerationFaultTests(GenerationFaultFixture fixture, ITestOu
         Assert.Equal(interrupted ? "generation.failed" : "generation.completed", frames[^1].Type);
     }
 
-    private static async Task<List<Guid>> PostDuringAsync(ApiTestClient api, int count)
+    /// <summary>
+    /// Sends messages the way a client should while a replica is going away: a 503 <c>upstream_unavailable</c> (the
+    /// request met the dead replica's connection at the orchestrator's proxy) is retried after its <c>Retry-After</c>;
+    /// every message must be accepted within a few attempts.
+    /// </summary>
+    private async Task<List<Guid>> PostDuringAsync(ApiTestClient api, int count)
     {
-        var conversation = ApiTestClient.Id(await api.CreateConversationAsync("during"));
+        var conversation = await RetryUnavailableAsync(() => api.SendAsync(HttpMethod.Post, "/api/v1/conversations", new { title = "during" }));
+        var conversationId = ApiTestClient.Id(JsonDocument.Parse(conversation).RootElement);
         var stored = new List<Guid>();
         for (var i = 0; i < count; i++)
         {
-            using var response = await api.SendAsync(HttpMethod.Post, $"/api/v1/conversations/{conversation}/messages",
-                new { content = $"Still there? {i}", clientMessageId = $"during-{i}" }, r => r.Headers.Add("Prefer", "respond-async"));
-            var body = await response.Content.ReadAsStringAsync();
-            Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"send {i} after the kill: {(int)response.StatusCode} {body}");
+            var body = await RetryUnavailableAsync(() => api.SendAsync(HttpMethod.Post, $"/api/v1/conversations/{conversationId}/messages",
+                new { content = $"Still there? {i}", clientMessageId = $"during-{i}" }, r => r.Headers.Add("Prefer", "respond-async")));
             stored.Add(JsonDocument.Parse(body).RootElement.GetProperty("message").GetProperty("id").GetGuid());
         }
         return stored;
+    }
+
+    private async Task<string> RetryUnavailableAsync(Func<Task<HttpResponseMessage>> send)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            using var response = await send();
+            var body = await response.Content.ReadAsStringAsync();
+            if (response.IsSuccessStatusCode)
+            {
+                return body;
+            }
+            output.WriteLine($"attempt {attempt}: {(int)response.StatusCode} {body}");
+            Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable && attempt < 5, $"{(int)response.StatusCode} {body}");
+            Assert.Contains("upstream_unavailable", body);
+            await Task.Delay(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1));
+        }
     }
 
     private async Task<List<SseReader.Event>> ResumeSseAsync(ApiTestClient api, Guid generation, long after)
