@@ -277,7 +277,7 @@ socket.addEventListener("frame", ({ detail: f }) => {
       const live = state.live.get(f.generationId);
       if (live) {
         live.el.classList.remove("streaming");
-        const status = f.type.split(".")[1];
+        const status = f.code === "interrupted" ? "interrupted" : f.type.split(".")[1];
         if (status !== "completed") live.el.classList.add(status);
         live.el.querySelector(".meta").textContent = ["assistant", f.model, status !== "completed" ? status : null].filter(Boolean).join(" · ");
         state.live.delete(f.generationId);
