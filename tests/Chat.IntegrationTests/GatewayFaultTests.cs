@@ -226,8 +226,9 @@ public sealed class GatewayFaultTests(ChatAppFixture fixture)
     private async Task StopAsync(string resourceId)
     {
         using var cts = new CancellationTokenSource(ChatAppFixture.StepTimeout);
-        var result = await fixture.App.ResourceCommands.ExecuteCommandAsync(resourceId, "resource-stop", cts.Token);
-        Assert.True(result.Success, $"stop {resourceId}: {result.Message}");
+        // Not asserted: on machines whose init does not reap orphans the orchestrator may report a failure for a process
+        // that did stop. The state it reports next is what counts.
+        await fixture.App.ResourceCommands.ExecuteCommandAsync(resourceId, "resource-stop", cts.Token);
         await WaitForStateAsync(resourceId, e => e.Snapshot.State?.Text is not (null or "Running" or "Starting" or "Stopping"), cts.Token);
     }
 

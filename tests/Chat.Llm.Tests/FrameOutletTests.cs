@@ -4,9 +4,9 @@ using System.Diagnostics.Metrics;
 using Chat.Llm.Diagnostics;
 using Chat.Llm.Generation;
 using Chat.Llm.Options;
-using Chat.Llm.Tests.Infrastructure;
 using Chat.Messaging;
 using Chat.Messaging.Contracts;
+using Chat.Tests.Shared;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 using Xunit.Abstractions;
@@ -21,13 +21,13 @@ public sealed class FrameOutletTests(ITestOutputHelper output) : IAsyncLifetime
     private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
     private readonly Guid _conversationId = Guid.CreateVersion7();
     private readonly Guid _generationId = Guid.CreateVersion7();
-    private RestartableRedisServer _server = null!;
+    private RedisServer _server = null!;
     private MeterListener? _listener;
     private long _framesBuffered;
 
     public async Task InitializeAsync()
     {
-        _server = await RestartableRedisServer.StartAsync();
+        _server = await RedisServer.StartAsync();
         var factory = _services.GetRequiredService<IMeterFactory>();
         _listener = new MeterListener
         {
@@ -86,7 +86,7 @@ public sealed class FrameOutletTests(ITestOutputHelper output) : IAsyncLifetime
     private static List<(string Id, string Json)> Expected(IEnumerable<GenerationFrame> frames) =>
         frames.Select(f => ($"{f.Seq}-1", f.ToJson())).ToList();
 
-    private static Task WaitUntilAsync(Func<bool> condition, string what) => RestartableRedisServer.WaitUntilAsync(condition, what);
+    private static Task WaitUntilAsync(Func<bool> condition, string what) => RedisServer.WaitUntilAsync(condition, what);
 
     [Fact]
     public async Task FramesSentWhileRedisIsDownReachTheStreamAndTheSubscriberOnceInOrder()

@@ -4,7 +4,7 @@ using Chat.Messaging;
 using Chat.Messaging.Contracts;
 using Chat.Streaming.Infrastructure;
 using Chat.Streaming.Services;
-using Chat.Streaming.Tests.Infrastructure;
+using Chat.Tests.Shared;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -69,7 +69,7 @@ public sealed class RedisOutageTests : IAsyncLifetime
         await _server.KillAsync();
         await socket.WaitForAsync(f => Type(f) == "stream.interrupted");
 
-        await _server.StartAgainAsync();
+        await _server.RestartAsync();
         // Let the hub reconnect and find g1's stream missing before the runner re-creates it: the restore keeps retrying.
         await WaitUntilAsync(() => !hub.RestoreIdle.IsCompleted);
         await using (var runner = await ConnectRunnerAsync())
@@ -121,7 +121,7 @@ public sealed class RedisOutageTests : IAsyncLifetime
 
         await _server.KillAsync();
         await socket.WaitForAsync(f => Type(f) == "stream.interrupted");
-        await _server.StartAgainAsync(); // empty, and no runner re-creates the stream
+        await _server.RestartAsync(); // empty, and no runner re-creates the stream
 
         var restored = await socket.WaitForAsync(f => Type(f) == "stream.restored");
         Assert.False(restored.GetProperty("recovered").GetBoolean(), restored.ToString());

@@ -3,29 +3,32 @@ using System.Net;
 using System.Net.Sockets;
 using StackExchange.Redis;
 
-namespace Chat.Llm.Tests.Infrastructure;
+namespace Chat.Tests.Shared;
 
 /// <summary>
-/// A throw-away redis-server (no persistence) that a test can kill and start again on the same loopback port, so a client
-/// sees an outage and then a Redis that came back empty. One per test: the shared <see cref="RedisServerFixture"/> must never
-/// go down under the other tests.
+/// A throw-away redis-server on a free loopback port (no persistence, like the app host's local Redis) that a test can
+/// kill and start again on the same port, so a client sees an outage and then a Redis that came back empty. Linked into
+/// each unit-test project that needs a real Redis; a server a test kills is that test's own.
 /// </summary>
-public sealed class RestartableRedisServer : IAsyncDisposable
+public sealed class RedisServer : IAsyncDisposable
 {
     private static readonly TimeSpan s_wait = TimeSpan.FromSeconds(15);
-    private readonly string _dir = Directory.CreateTempSubdirectory("chat-llm-redis-restart-").FullName;
+    private readonly string _dir = Directory.CreateTempSubdirectory("chat-tests-redis-").FullName;
     private readonly List<IConnectionMultiplexer> _clients = [];
     private Process? _process;
 
-    private RestartableRedisServer(int port) => Port = port;
+    private RedisServer(int port) => Port = port;
 
     public int Port { get; }
 
+    /// <summary>The StackExchange.Redis configuration string of the server.</summary>
+    public string Configuration => $"127.0.0.1:{Port}";
+
     public bool IsRunning => _process is { HasExited: false };
 
-    public static async Task<RestartableRedisServer> StartAsync()
+    public static async Task<RedisServer> StartAsync()
     {
-        var server = new RestartableRedisServer(FreePort());
+        var server = new RedisServer(FreePort());
         await server.StartProcessAsync();
         return server;
     }
