@@ -104,6 +104,23 @@ public static class ResourceFaults
         return pid;
     }
 
+    /// <summary>The resource ids of every replica of <paramref name="name"/> (one for a resource without replicas), in a stable order.</summary>
+    public static async Task<IReadOnlyList<string>> ReplicaIdsAsync(DistributedApplication app, string name)
+    {
+        var model = app.Services.GetRequiredService<DistributedApplicationModel>();
+        var expected = model.Resources.Single(r => r.Name == name).Annotations.OfType<ReplicaAnnotation>().SingleOrDefault()?.Replicas ?? 1;
+        var ids = new SortedSet<string>(StringComparer.Ordinal);
+        using var cts = new CancellationTokenSource(Timeout);
+        await foreach (var e in app.Services.GetRequiredService<ResourceNotificationService>().WatchAsync(cts.Token))
+        {
+            if (e.Resource.Name == name && ids.Add(e.ResourceId) && ids.Count == expected)
+            {
+                break;
+            }
+        }
+        return [.. ids];
+    }
+
     /// <summary>The resource's unique id (a replica's id is returned as given).</summary>
     public static string ResourceId(DistributedApplication app, string resource) => CurrentState(app, resource).ResourceId;
 

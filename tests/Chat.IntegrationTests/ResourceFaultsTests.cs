@@ -97,17 +97,19 @@ public sealed class ResourceFaultsTests(ChatAppFixture fixture, ITestOutputHelpe
     [Fact]
     public async Task KilledChatApiIsTheServiceUnderItsDotnetRunAndStartsAgain()
     {
-        var service = ResourceFaults.ServiceProcessId(fixture.App, "chat-api");
+        // chat-api runs two replicas: a fault names one by its resource id.
+        var replica = (await ResourceFaults.ReplicaIdsAsync(fixture.App, "chat-api"))[0];
+        var service = ResourceFaults.ServiceProcessId(fixture.App, replica);
         var command = (await File.ReadAllTextAsync($"/proc/{service}/cmdline")).Split('\0');
         // The service itself (its apphost, or `dotnet Chat.Api.dll`), not the `dotnet run` wrapper above it.
         Assert.DoesNotContain("run", command);
         Assert.Contains(command, a => Path.GetFileName(a) is "Chat.Api" or "Chat.Api.dll");
 
-        await ResourceFaults.KillAsync(fixture.App, "chat-api");
+        await ResourceFaults.KillAsync(fixture.App, replica);
         Assert.False(Directory.Exists($"/proc/{service}") && !File.ReadAllText($"/proc/{service}/stat").Contains(") Z", StringComparison.Ordinal));
-        await ResourceFaults.StartAsync(fixture.App, "chat-api");
+        await ResourceFaults.StartAsync(fixture.App, replica);
 
-        Assert.NotEqual(service, ResourceFaults.ServiceProcessId(fixture.App, "chat-api"));
+        Assert.NotEqual(service, ResourceFaults.ServiceProcessId(fixture.App, replica));
         var client = new ApiTestClient(fixture, direct: true);
         using var created = await client.SendAsync(HttpMethod.Post, "/api/v1/conversations", new { title = "after the restart" });
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
