@@ -59,7 +59,10 @@ public sealed class GenerationFaultTests(GenerationFaultFixture fixture, ITestOu
                 sseEvents.Add((await sse.NextAsync(CancellationToken.None))!);
             }
 
+            // Only replies still streaming can be interrupted; one that already ended (a slow machine took long to start the
+            // others) is expected to stay completed.
             var owners = await LeaseOwnersAsync([sseGeneration, .. clients.Select(c => c.Generation)]);
+            Assert.True(owners.ContainsKey(sseGeneration), "the SSE reply ended before the kill");
             var victim = owners[sseGeneration];
             var victimPid = int.Parse(victim.Split(':')[1], CultureInfo.InvariantCulture);
             var doomed = owners.Where(o => o.Value == victim).Select(o => o.Key).ToHashSet();
@@ -368,10 +371,12 @@ public sealed class GenerationFaultTests(GenerationFaultFixture fixture, ITestOu
         return await reader.ReadToTerminalAsync(cts.Token);
     }
 
+    /// <summary>The owner of each generation still streaming.</summary>
     private async Task<Dictionary<Guid, string>> LeaseOwnersAsync(IEnumerable<Guid> generations)
     {
         await using var db = await ApiTestClient.OpenDatabaseAsync(Chat);
-        await using var command = new NpgsqlCommand("SELECT generation_id, lease_owner FROM chat_messages WHERE generation_id = ANY(@g)", db);
+        await using var command = new NpgsqlCommand(
+            "SELECT generation_id, lease_owner FROM chat_messages WHERE generation_id = ANY(@g) AND status = 'streaming'", db);
         command.Parameters.AddWithValue("g", generations.ToArray());
         var owners = new Dictionary<Guid, string>();
         await using var reader = await command.ExecuteReaderAsync();
