@@ -1,7 +1,7 @@
 using Chat.ServiceDefaults.Authentication;
 using Microsoft.AspNetCore.Http;
 
-namespace Chat.Streaming.Tests;
+namespace Chat.ServiceDefaults.Tests;
 
 public sealed class QueryStringTokenTests
 {

@@ -1,6 +1,6 @@
 using Chat.ServiceDefaults.Authentication;
 
-namespace Chat.Streaming.Tests;
+namespace Chat.ServiceDefaults.Tests;
 
 /// <summary>
 /// The start-up rules for <c>Jwt</c> settings, which every service (chat-streaming's handshake too) refuses to start

@@ -9,7 +9,7 @@ using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
-namespace Chat.Streaming.Tests;
+namespace Chat.ServiceDefaults.Tests;
 
 /// <summary>
 /// The validated-token cache every service's bearer authentication goes through: what it reuses, for how long, and what

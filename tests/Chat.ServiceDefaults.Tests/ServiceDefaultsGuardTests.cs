@@ -5,7 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 
-namespace Chat.Streaming.Tests;
+namespace Chat.ServiceDefaults.Tests;
 
 /// <summary>Guards every service takes from Chat.ServiceDefaults: one identity per token, health checks that end.</summary>
 public sealed class ServiceDefaultsGuardTests
