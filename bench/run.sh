@@ -34,7 +34,7 @@
 #   LATENCY_URL             where the latency suite's Chat sockets go (default the gateway; http://replica: one replica)
 #   PIN_CLIENT=1            ws, ws-step and latency runs with the load tool on CPU 1 and the fan-out servers (Redis, chat-streaming,
 #                           RawWs, SignalRPeer) on CPU 0, so the client's receive work does not share the servers' core
-#                           (docs/BENCHMARKS.md, table 1, "client on its own core"); needs taskset (util-linux)
+#                           (docs/BENCHMARKS.md, "Method"); needs taskset (util-linux)
 set -euo pipefail
 script="$(readlink -f "$0")"
 cd "$(dirname "$script")/.."
