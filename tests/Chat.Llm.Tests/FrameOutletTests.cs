@@ -14,7 +14,9 @@ using Xunit.Abstractions;
 namespace Chat.Llm.Tests;
 
 /// <summary>The frame outlet across a Redis outage: a real redis-server on a loopback port, killed and started again (empty)
-/// on the same port. Expected frames are built from the test's inputs, never read back from the outlet.</summary>
+/// on the same port. Expected frames are built from the test's inputs, never read back from the outlet. Not run in parallel
+/// with other tests: the allocation measurement counts every thread's allocations.</summary>
+[Collection(nameof(MeasuredAlone))]
 public sealed class FrameOutletTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private static readonly TimeSpan s_wait = TimeSpan.FromSeconds(15);
@@ -342,3 +344,7 @@ public sealed class FrameOutletTests(ITestOutputHelper output) : IAsyncLifetime
         public async ValueTask DisposeAsync() => await _queue.UnsubscribeAsync();
     }
 }
+
+/// <summary>Tests that measure the process (allocations) and so run with no other test alongside.</summary>
+[CollectionDefinition(nameof(MeasuredAlone), DisableParallelization = true)]
+public sealed class MeasuredAlone;

@@ -1,6 +1,7 @@
 using Chat.Llm.Options;
 using Chat.Llm.Providers;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Chat.Llm.Tests.Infrastructure;
@@ -48,6 +49,6 @@ public static class TestConfig
         return options;
     }
 
-    public static ProviderRegistry Registry(Dictionary<string, string?> config) =>
-        new(Microsoft.Extensions.Options.Options.Create(Bind(config)), NullLoggerFactory.Instance);
+    public static ProviderRegistry Registry(Dictionary<string, string?> config, ILoggerFactory? logs = null, TimeProvider? time = null) =>
+        new(Microsoft.Extensions.Options.Options.Create(Bind(config)), logs ?? NullLoggerFactory.Instance, time);
 }
