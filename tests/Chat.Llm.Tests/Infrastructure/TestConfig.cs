@@ -15,8 +15,8 @@ public static class TestConfig
         ["Llm:Retry:MaxRetries"] = "2",
         ["Llm:Retry:BaseDelay"] = "00:00:00.010",
         ["Llm:Timeouts:FirstToken"] = "00:00:03",
-        // Generous: on a loaded 2-core CI machine a slow local stream once stalled past half a second and failed a test
-        // about resuming. Tests of the idle timeout itself set a short one.
+        // Generous, so a slow stream on a loaded machine is not taken for a stall; tests of the idle timeout itself set a
+        // short one.
         ["Llm:Timeouts:Idle"] = "00:00:05",
         ["Llm:Timeouts:Total"] = "00:00:20",
         ["Llm:Local:TimeToFirstTokenMs"] = "0",
