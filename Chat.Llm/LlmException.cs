@@ -33,6 +33,9 @@ public sealed class LlmException : Exception
 
     /// <summary>The upstream HTTP status, when there was one.</summary>
     public int? UpstreamStatus { get; init; }
+
+    /// <summary>The pause the provider asked for before a retry (its <c>Retry-After</c>), when it sent one.</summary>
+    public TimeSpan? RetryAfter { get; init; }
 }
 
 /// <summary>The stable error codes of generations (frames, persisted messages, problem details).</summary>

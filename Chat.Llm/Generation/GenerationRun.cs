@@ -1,5 +1,6 @@
 using Chat.Llm.Providers;
 using Chat.Messaging.Contracts;
+using Microsoft.Extensions.AI;
 
 namespace Chat.Llm.Generation;
 
@@ -41,6 +42,24 @@ internal sealed class GenerationRun(GenerationJob job, LeasedGeneration lease, T
         return Frame(FrameTypes.Chunk, lease.Append(delta)) with { Delta = delta };
     }
 
+    /// <summary>Records the usage and finish reason an update carries (the text is published by the runner).</summary>
+    public void Observe(ChatResponseUpdate update)
+    {
+        var contents = update.Contents;
+        for (var i = 0; i < contents.Count; i++)
+        {
+            if (contents[i] is UsageContent u)
+            {
+                Usage = new FrameUsage(ToInt(u.Details.InputTokenCount), ToInt(u.Details.OutputTokenCount), ToInt(u.Details.TotalTokenCount));
+            }
+        }
+
+        if (update.FinishReason is { } reason)
+        {
+            FinishReason = reason.Value;
+        }
+    }
+
     public GenerationEnd Completed()
     {
         if (Usage is { TotalTokens: null } partial)
@@ -80,6 +99,8 @@ internal sealed class GenerationRun(GenerationJob job, LeasedGeneration lease, T
         ErrorMessage = message,
         Attempts = Attempts,
     };
+
+    private static int? ToInt(long? value) => value is null ? null : (int)Math.Min(value.Value, int.MaxValue);
 
     private int ElapsedMs => (int)time.GetElapsedTime(_start).TotalMilliseconds;
 

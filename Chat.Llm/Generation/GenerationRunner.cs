@@ -3,7 +3,6 @@ using Chat.Llm.Diagnostics;
 using Chat.Llm.Options;
 using Chat.Llm.Providers;
 using Chat.Messaging;
-using Chat.Messaging.Contracts;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -82,45 +81,21 @@ public sealed class GenerationRunner(
         var early = earlyCancel is null ? null : EarlyStream.Start(registry, job.Route.Primary, job.Messages, OptionsFor(job, job.Route.Primary), earlyCancel);
         try
         {
-            try
+            if (!await IsPersistedAsync(job))
             {
-                await job.Persisted;
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                LlmLog.NotStored(logger, job.GenerationId);
                 return (run.Outcome(GenerationStatus.Cancelled, NotStoredCode, "The messages of the generation were not stored."), false);
             }
 
             GenerationEnd end;
             try
             {
-                using (var storeTimeout = new CancellationTokenSource(s_storeTimeout, _time))
-                {
-                    await store.MarkStreamingAsync(job, storeTimeout.Token);
-                }
-
-                await outlet.SendAsync(run.Started());
-                run.StartedPublished = true;
-                token.ThrowIfCancellationRequested();
+                await StartAsync(run, outlet, token);
                 await StreamAsync(run, outlet, early, lease, token);
                 end = run.Completed();
             }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
-            {
-                end = lease.IsLost ? run.Superseded()
-                    : registration.CancelRequested ? run.Cancelled()
-                    : run.Failed(LlmErrorCodes.ServerShutdown, "The server shut down during the generation.");
-            }
-            catch (LlmException ex)
-            {
-                end = run.Failed(ex.Code, ex.Message);
-            }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
-                // Redis or the store failed mid-way: still end the stream and record the partial text.
-                LlmLog.GenerationFailed(logger, ex, job.GenerationId, "internal_error");
-                end = run.Failed("internal_error", "The generation failed.");
+                end = EndOf(run, lease, ex, registration.CancelRequested, token);
             }
 
             return await FinishAsync(run, outlet, lease, end);
@@ -129,6 +104,52 @@ public sealed class GenerationRunner(
         {
             await (early?.AbandonAsync() ?? ValueTask.CompletedTask);
             await outlet.SettleAsync();
+        }
+    }
+
+    /// <summary>Whether the job's messages were committed; a job whose commit failed is dropped with nothing published.</summary>
+    private async Task<bool> IsPersistedAsync(GenerationJob job)
+    {
+        try
+        {
+            await job.Persisted;
+            return true;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LlmLog.NotStored(logger, job.GenerationId);
+            return false;
+        }
+    }
+
+    /// <summary>Marks the generation streaming in the store, then publishes <c>generation.started</c> (seq 0).</summary>
+    private async Task StartAsync(GenerationRun run, FrameOutlet outlet, CancellationToken token)
+    {
+        using (var storeTimeout = new CancellationTokenSource(s_storeTimeout, _time))
+        {
+            await store.MarkStreamingAsync(run.Job, storeTimeout.Token);
+        }
+
+        await outlet.SendAsync(run.Started());
+        run.StartedPublished = true;
+        token.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>How a run that threw ends: superseded, cancelled, shut down, or failed with the provider's code.</summary>
+    private GenerationEnd EndOf(GenerationRun run, LeasedGeneration lease, Exception ex, bool cancelRequested, CancellationToken token)
+    {
+        switch (ex)
+        {
+            case OperationCanceledException when token.IsCancellationRequested:
+                return lease.IsLost ? run.Superseded()
+                    : cancelRequested ? run.Cancelled()
+                    : run.Failed(LlmErrorCodes.ServerShutdown, "The server shut down during the generation.");
+            case LlmException llm:
+                return run.Failed(llm.Code, llm.Message);
+            default:
+                // Redis or the store failed mid-way: still end the stream and record the partial text.
+                LlmLog.GenerationFailed(logger, ex, run.Job.GenerationId, "internal_error");
+                return run.Failed("internal_error", "The generation failed.");
         }
     }
 
@@ -146,16 +167,7 @@ public sealed class GenerationRunner(
                     ?? registry.GetClient(candidate).GetStreamingResponseAsync(run.Job.Messages, OptionsFor(run.Job, candidate), token);
                 await foreach (var update in updates.WithCancellation(token))
                 {
-                    foreach (var u in update.Contents.OfType<UsageContent>())
-                    {
-                        run.Usage = new FrameUsage(ToInt(u.Details.InputTokenCount), ToInt(u.Details.OutputTokenCount), ToInt(u.Details.TotalTokenCount));
-                    }
-
-                    if (update.FinishReason is { } reason)
-                    {
-                        run.FinishReason = reason.Value;
-                    }
-
+                    run.Observe(update);
                     if (!string.IsNullOrEmpty(update.Text))
                     {
                         await outlet.SendAsync(run.Chunk(update.Text));
@@ -272,6 +284,4 @@ public sealed class GenerationRunner(
         MaxOutputTokens = job.MaxOutputTokens ?? candidate.MaxOutputTokens,
         Temperature = job.Temperature,
     };
-
-    private static int? ToInt(long? value) => value is null ? null : (int)Math.Min(value.Value, int.MaxValue);
 }

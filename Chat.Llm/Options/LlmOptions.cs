@@ -105,7 +105,7 @@ public sealed class TimeoutOptions
     /// <summary>Longest a whole generation may take.</summary>
     public TimeSpan Total { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>Longest wait for the first update of one attempt.</summary>
+    /// <summary>Longest wait for the first text of one attempt (then the attempt is retried).</summary>
     public TimeSpan FirstToken { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Longest silence between two updates once the stream has started.</summary>
@@ -114,13 +114,16 @@ public sealed class TimeoutOptions
 
 public sealed class RetryOptions
 {
-    /// <summary>Retries of a transient failure (429, 5xx, connection error, first-token timeout) before the first token.</summary>
+    /// <summary>Retries of a transient failure (429, 5xx, connection error, first-token timeout) before the first text.</summary>
     [Range(0, 10)]
     public int MaxRetries { get; set; } = 2;
 
-    /// <summary>First back-off; doubles per retry up to <see cref="MaxDelay"/> (a 429's Retry-After header is not read).</summary>
+    /// <summary>First back-off; grows exponentially, with jitter, per retry up to <see cref="MaxDelay"/>. A provider's
+    /// <c>Retry-After</c> (or <c>retry-after-ms</c>) replaces it.</summary>
     public TimeSpan BaseDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>Longest back-off; a provider asking (Retry-After) for a longer pause is not retried, so the call can fall
+    /// back to another route at once.</summary>
     public TimeSpan MaxDelay { get; set; } = TimeSpan.FromSeconds(8);
 }
 

@@ -12,13 +12,15 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OllamaSharp;
 using OpenAI;
+using Polly;
 
 namespace Chat.Llm.Providers;
 
 /// <summary>
 /// The providers of the <c>Llm</c> section that can serve (a type that needs a key has one), their models, and one
-/// <see cref="IChatClient"/> pipeline per (provider, model): resilience (retry before the first token, timeouts) →
-/// logging → OpenTelemetry (GenAI conventions) → the provider's own client. With nothing configured, only the built-in
+/// <see cref="IChatClient"/> pipeline per (provider, model): resilience (<see cref="ResilientChatClient"/> over the
+/// provider's Polly pipeline, built once per provider: retry before the first text, timeouts) → logging → OpenTelemetry
+/// (GenAI conventions) → the provider's own client. With nothing configured, only the built-in
 /// <c>local</c> provider serves.
 /// </summary>
 public sealed class ProviderRegistry : IDisposable
@@ -28,15 +30,18 @@ public sealed class ProviderRegistry : IDisposable
 
     private readonly LlmOptions _options;
     private readonly ILoggerFactory _loggerFactory;
+    private readonly TimeProvider _time;
     private readonly Dictionary<string, ProviderOptions> _providers;
     private readonly List<ModelDescriptor> _models = [];
     private readonly ConcurrentDictionary<string, Lazy<IChatClient>> _clients = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, HttpClient> _httpClients = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, ResiliencePipeline> _pipelines = new(StringComparer.OrdinalIgnoreCase);
 
-    public ProviderRegistry(IOptions<LlmOptions> options, ILoggerFactory loggerFactory)
+    public ProviderRegistry(IOptions<LlmOptions> options, ILoggerFactory loggerFactory, TimeProvider? timeProvider = null)
     {
         _options = options.Value;
         _loggerFactory = loggerFactory;
+        _time = timeProvider ?? TimeProvider.System;
         _providers = new(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, provider) in _options.Providers)
         {
@@ -60,6 +65,7 @@ public sealed class ProviderRegistry : IDisposable
                 continue;
             }
 
+            _pipelines[name] = LlmResilience.Build(name, _options.Retry, _options.Timeouts, _time, loggerFactory.CreateLogger<ResilientChatClient>());
             foreach (var model in models)
             {
                 _models.Add(new ModelDescriptor(
@@ -177,7 +183,7 @@ public sealed class ProviderRegistry : IDisposable
         var provider = _providers[model.Provider];
         var inner = CreateInner(model, provider);
         return new ChatClientBuilder(inner)
-            .Use(c => new ResilientChatClient(c, model.Provider, _options.Timeouts, _options.Retry, _loggerFactory.CreateLogger<ResilientChatClient>()))
+            .Use(c => new ResilientChatClient(c, _pipelines[model.Provider], model.Provider, _options.Timeouts, _loggerFactory.CreateLogger<ResilientChatClient>()))
             .UseLogging(_loggerFactory)
             .UseOpenTelemetry(_loggerFactory, TelemetrySourceName, c => c.EnableSensitiveData = _options.EnableSensitiveData)
             .Build();
@@ -243,11 +249,11 @@ public sealed class ProviderRegistry : IDisposable
         }
     }
 
-    private HttpClient Http(string provider) => _httpClients.GetOrAdd(provider, _ => new HttpClient(new AbortOnCancelHandler(new SocketsHttpHandler
+    private HttpClient Http(string provider) => _httpClients.GetOrAdd(provider, _ => new HttpClient(new RetryAfterHandler(new AbortOnCancelHandler(new SocketsHttpHandler
     {
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         ConnectTimeout = TimeSpan.FromSeconds(10),
-    }))
+    }), _time))
     {
         // Streams can be long; ResilientChatClient owns every timeout.
         Timeout = Timeout.InfiniteTimeSpan,

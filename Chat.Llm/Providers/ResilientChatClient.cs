@@ -3,168 +3,183 @@ using Chat.Llm.Diagnostics;
 using Chat.Llm.Options;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Timeout;
 
 namespace Chat.Llm.Providers;
 
 /// <summary>
-/// The outermost link of every provider pipeline. Retries transient failures (429, 5xx, connection errors, a
-/// first-token timeout) with exponential back-off <em>only while no text has been produced</em>; bounds the whole call
-/// (<see cref="TimeoutOptions.Total"/>), the wait for the first update (<see cref="TimeoutOptions.FirstToken"/>) and the
-/// silence between updates (<see cref="TimeoutOptions.Idle"/>); and turns every failure into an <see cref="LlmException"/>
-/// with a stable code. A caller's own cancellation passes through as <see cref="OperationCanceledException"/>.
+/// The outermost link of every provider pipeline. Runs each call through the provider's Polly pipeline
+/// (<see cref="LlmResilience"/>: retries of transient failures, the attempt timeout) — a stream only until its first text
+/// reached the caller, so nothing is ever produced twice; bounds the whole call (<see cref="TimeoutOptions.Total"/>) and,
+/// after the first text, the silence between updates (<see cref="TimeoutOptions.Idle"/>); and turns every failure into an
+/// <see cref="LlmException"/> with a stable code. A caller's own cancellation passes through as
+/// <see cref="OperationCanceledException"/>.
 /// </summary>
-internal sealed class ResilientChatClient(IChatClient inner, string providerName, TimeoutOptions timeouts, RetryOptions retry, ILogger logger)
+internal sealed class ResilientChatClient(IChatClient inner, ResiliencePipeline pipeline, string providerName, TimeoutOptions timeouts, ILogger logger)
     : DelegatingChatClient(inner)
 {
     public override async Task<ChatResponse> GetResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
-        using var total = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        total.CancelAfter(timeouts.Total);
-        for (var attempt = 0; ; attempt++)
+        var call = new Call(InnerClient, messages as IReadOnlyList<ChatMessage> ?? messages.ToList(), options);
+        using var total = Deadline(cancellationToken);
+        var context = ResilienceContextPool.Shared.Get(total.Token);
+        try
         {
-            LlmException error;
-            try
-            {
-                return await base.GetResponseAsync(list, options, total.Token);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                error = total.IsCancellationRequested
-                    ? new LlmException(LlmErrorCodes.TotalTimeout, "The model did not answer within the time limit.", ex)
-                    : TransientFailures.Classify(ex);
-            }
-
-            await DelayBeforeRetryAsync(error, attempt, total, cancellationToken);
+            return await pipeline.ExecuteAsync(static (context, call) => call.RespondAsync(context.CancellationToken), context, call);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            throw GaveUp(ex, total, call.Attempts);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
         }
     }
 
     public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
-        using var total = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        total.CancelAfter(timeouts.Total);
-        var producedText = false;
-        for (var attempt = 0; ; attempt++)
+        var call = new Call(InnerClient, messages as IReadOnlyList<ChatMessage> ?? messages.ToList(), options);
+        using var total = Deadline(cancellationToken);
+        var stream = await OpenAsync(call, total, cancellationToken);
+        await using (stream)
         {
-            using var idle = CancellationTokenSource.CreateLinkedTokenSource(total.Token);
-            IAsyncEnumerator<ChatResponseUpdate>? updates = null;
-            Exception? failure = null;
-            var receivedAny = false;
-            var finished = false;
-            try
+            foreach (var update in stream.Head)
             {
+                yield return update;
+            }
+
+            while (true)
+            {
+                bool more;
                 try
                 {
-                    updates = base.GetStreamingResponseAsync(list, options, idle.Token).GetAsyncEnumerator(idle.Token);
+                    more = await stream.MoveNextAsync(timeouts.Idle);
                 }
-                catch (Exception ex)
+                catch (Exception ex) when (ex is not OutOfMemoryException)
                 {
-                    failure = ex;
+                    cancellationToken.ThrowIfCancellationRequested();
+                    throw Interrupted(ex, stream, total);
                 }
 
-                while (failure is null)
+                if (!more)
                 {
-                    idle.CancelAfter(receivedAny ? timeouts.Idle : timeouts.FirstToken);
-                    bool more;
-                    try
-                    {
-                        // WaitAsync: stop waiting on time even if the SDK ignores the token while reading.
-                        more = await updates!.MoveNextAsync().AsTask().WaitAsync(idle.Token);
-                    }
-                    catch (Exception ex)
-                    {
-                        failure = ex;
-                        break;
-                    }
-
-                    // Time spent by our consumer (publishing to Redis) is not upstream silence.
-                    idle.CancelAfter(Timeout.InfiniteTimeSpan);
-                    if (!more)
-                    {
-                        if (finished)
-                        {
-                            yield break;
-                        }
-
-                        // Every provider ends a complete answer with a finish/stop reason; a stream that just stops
-                        // was cut (proxies and some SDKs turn a dropped connection into a quiet end of stream).
-                        failure = new LlmException(LlmErrorCodes.UpstreamUnavailable, "The model stream ended without a finish reason.", isTransient: true);
-                        break;
-                    }
-
-                    receivedAny = true;
-                    var update = updates.Current;
-                    finished |= update.FinishReason is not null;
-                    producedText |= !string.IsNullOrEmpty(update.Text);
-                    yield return update;
+                    yield break;
                 }
-            }
-            finally
-            {
-                if (updates is not null)
-                {
-                    try
-                    {
-                        // Bounded: an SDK stuck in a read it never cancels must not hold the caller.
-                        await updates.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(2), CancellationToken.None);
-                    }
-                    catch (Exception ex) when (ex is not OutOfMemoryException)
-                    {
-                        // A broken stream may fail again while being disposed; the first failure is what counts.
-                    }
-                }
-            }
 
-            cancellationToken.ThrowIfCancellationRequested();
-            LlmException error;
-            if (total.IsCancellationRequested)
-            {
-                error = new LlmException(LlmErrorCodes.TotalTimeout, "The model did not finish within the time limit.", failure);
+                yield return stream.Current;
             }
-            else if (idle.IsCancellationRequested)
-            {
-                error = receivedAny
-                    ? new LlmException(LlmErrorCodes.IdleTimeout, $"The model stream stalled for more than {timeouts.Idle.TotalSeconds:0.###} s.", failure)
-                    : new LlmException(LlmErrorCodes.FirstTokenTimeout, $"The model sent nothing within {timeouts.FirstToken.TotalSeconds:0.###} s.", failure, isTransient: true);
-            }
-            else
-            {
-                error = TransientFailures.Classify(failure!);
-                if (producedText && error.Code == LlmErrorCodes.UpstreamUnavailable)
-                {
-                    error = new LlmException(LlmErrorCodes.StreamInterrupted, "The model stream broke off before it finished.", failure) { UpstreamStatus = error.UpstreamStatus };
-                }
-            }
-
-            if (producedText)
-            {
-                throw error;
-            }
-
-            await DelayBeforeRetryAsync(error, attempt, total, cancellationToken);
         }
     }
 
-    private async Task DelayBeforeRetryAsync(LlmException error, int attempt, CancellationTokenSource total, CancellationToken cancellationToken)
+    private CancellationTokenSource Deadline(CancellationToken cancellationToken)
     {
-        if (!error.IsTransient || attempt >= retry.MaxRetries)
-        {
-            LlmLog.ProviderCallFailed(logger, providerName, error.Code, attempt + 1);
-            throw error;
-        }
+        var total = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        total.CancelAfter(timeouts.Total);
+        return total;
+    }
 
-        var delay = TimeSpan.FromTicks(Math.Min(retry.MaxDelay.Ticks, retry.BaseDelay.Ticks * (1L << Math.Min(attempt, 20))));
-        LlmLog.RetryingProviderCall(logger, providerName, error.Code, attempt + 1, delay.TotalMilliseconds);
+    /// <summary>Opens the stream through the pipeline: attempts are retried until one produced its first text.</summary>
+    private async Task<ProviderStream> OpenAsync(Call call, CancellationTokenSource total, CancellationToken cancellationToken)
+    {
+        var context = ResilienceContextPool.Shared.Get(total.Token);
+        context.Properties.Set(LlmResilience.Streaming, true);
         try
         {
-            await Task.Delay(delay, total.Token);
+            return await pipeline.ExecuteAsync(static (context, state) => state.Call.OpenAsync(context.CancellationToken, state.Total), context, (Call: call, Total: total.Token));
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            throw new LlmException(LlmErrorCodes.TotalTimeout, "The model did not answer within the time limit.", error);
+            throw GaveUp(ex, total, call.Attempts);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    /// <summary>The failure of a call that the pipeline gave up on (not retried, or retried until the last attempt).</summary>
+    private LlmException GaveUp(Exception exception, CancellationTokenSource total, int attempts)
+    {
+        var error = exception switch
+        {
+            _ when total.IsCancellationRequested => new LlmException(LlmErrorCodes.TotalTimeout, "The model did not answer within the time limit.", exception),
+            TimeoutRejectedException => new LlmException(LlmErrorCodes.FirstTokenTimeout, $"The model sent nothing within {timeouts.FirstToken.TotalSeconds:0.###} s.", exception, isTransient: true),
+            _ => TransientFailures.Classify(exception),
+        };
+        LlmLog.ProviderCallFailed(logger, providerName, error.Code, attempts);
+        return error;
+    }
+
+    /// <summary>The failure of a stream after its first text: never retried (the caller has that text).</summary>
+    private LlmException Interrupted(Exception exception, ProviderStream stream, CancellationTokenSource total)
+    {
+        if (total.IsCancellationRequested)
+        {
+            return new LlmException(LlmErrorCodes.TotalTimeout, "The model did not finish within the time limit.", exception);
+        }
+
+        if (stream.TimedOut)
+        {
+            return new LlmException(LlmErrorCodes.IdleTimeout, $"The model stream stalled for more than {timeouts.Idle.TotalSeconds:0.###} s.", exception);
+        }
+
+        var error = TransientFailures.Classify(exception);
+        return error.Code == LlmErrorCodes.UpstreamUnavailable
+            ? new LlmException(LlmErrorCodes.StreamInterrupted, "The model stream broke off before it finished.", exception) { UpstreamStatus = error.UpstreamStatus }
+            : error;
+    }
+
+    /// <summary>One call's request, and its attempts (each run by the pipeline with the attempt's token).</summary>
+    private sealed class Call(IChatClient inner, IReadOnlyList<ChatMessage> messages, ChatOptions? options)
+    {
+        public int Attempts { get; private set; }
+
+        public async ValueTask<ChatResponse> RespondAsync(CancellationToken attempt)
+        {
+            Attempts++;
+            var probe = RetryAfterProbe.Open();
+            try
+            {
+                return await inner.GetResponseAsync(messages, options, attempt);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException && !attempt.IsCancellationRequested)
+            {
+                throw TransientFailures.Classify(ex, probe.Delay);
+            }
+        }
+
+        /// <summary>Opens the stream and reads up to its first text. The stream's reads follow the call's token
+        /// (<paramref name="call"/>) after this returns; the attempt's token stops them only until then.</summary>
+        public async ValueTask<ProviderStream> OpenAsync(CancellationToken attempt, CancellationToken call)
+        {
+            Attempts++;
+            var probe = RetryAfterProbe.Open();
+            ProviderStream? stream = null;
+            try
+            {
+                stream = ProviderStream.Open(inner, messages, options, call);
+                using (attempt.UnsafeRegister(static s => ((ProviderStream)s!).Abort(), stream))
+                {
+                    await stream.ReadHeadAsync();
+                }
+
+                return stream;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                if (stream is not null)
+                {
+                    await stream.DisposeAsync();
+                }
+
+                // The attempt timed out (the pipeline reports it) or the call ended: not a provider failure.
+                attempt.ThrowIfCancellationRequested();
+                throw TransientFailures.Classify(ex, probe.Delay);
+            }
         }
     }
 }

@@ -6,10 +6,13 @@ using System.Reflection;
 namespace Chat.Llm.Providers;
 
 /// <summary>Turns whatever a provider SDK threw into an <see cref="LlmException"/> with a stable code, and decides
-/// whether it is transient: 408/429/5xx, connection errors and broken response streams are; 4xx are not.</summary>
+/// whether it is transient — what the resilience pipeline retries (<see cref="LlmResilience"/>): 408/429/5xx, connection
+/// errors and broken response streams are; other 4xx are not.</summary>
 internal static class TransientFailures
 {
-    public static LlmException Classify(Exception exception)
+    /// <summary>The <see cref="LlmException"/> for <paramref name="exception"/>; a transient one carries
+    /// <paramref name="retryAfter"/>, the pause the provider asked for.</summary>
+    public static LlmException Classify(Exception exception, TimeSpan? retryAfter = null)
     {
         if (exception is LlmException llm)
         {
@@ -21,8 +24,8 @@ internal static class TransientFailures
         {
             return code switch
             {
-                429 => new LlmException(LlmErrorCodes.RateLimited, "The model provider is rate limiting requests.", exception, isTransient: true) { UpstreamStatus = code },
-                408 or >= 500 => new LlmException(LlmErrorCodes.UpstreamUnavailable, $"The model provider answered {code}.", exception, isTransient: true) { UpstreamStatus = code },
+                429 => new LlmException(LlmErrorCodes.RateLimited, "The model provider is rate limiting requests.", exception, isTransient: true) { UpstreamStatus = code, RetryAfter = retryAfter },
+                408 or >= 500 => new LlmException(LlmErrorCodes.UpstreamUnavailable, $"The model provider answered {code}.", exception, isTransient: true) { UpstreamStatus = code, RetryAfter = retryAfter },
                 _ => new LlmException(LlmErrorCodes.UpstreamRejected, $"The model provider rejected the request ({code}).", exception) { UpstreamStatus = code },
             };
         }

@@ -1,7 +1,6 @@
 using Chat.Llm.Context;
 using Chat.Llm.Providers;
 using Microsoft.Extensions.AI;
-using Microsoft.ML.Tokenizers;
 
 namespace Chat.Llm.Tests;
 
@@ -36,37 +35,57 @@ public sealed class ContextBuilderTests
         Assert.True(context.PromptTokens + TokenCounter.CountMessage(context.TokenizerName, older.Content) > context.Budget);
     }
 
+    // Token counts of fixed strings from tiktoken itself, not from the code under test: "hello world" is 2 tokens in both
+    // encodings; "お誕生日おめでとう" is 9 in cl100k_base and 8 in o200k_base (OpenAI cookbook, "How to count tokens with
+    // tiktoken"); "The quick brown fox jumps over the lazy dog." is 10 in o200k_base.
+    private const string Japanese = "お誕生日おめでとう";
+    private const string Fox = "The quick brown fox jumps over the lazy dog.";
+
     [Fact]
-    public void RecordedTokenCountEqualsTheTokenizersCount()
+    public void RecordedTokenCountIsTheMessagesTokensPlusTheChatOverheads()
     {
-        var history = LongHistory(40);
-        var context = ContextBuilder.Build("System rules.", history, s_gpt4o);
+        List<HistoryMessage> history = [new(Guid.CreateVersion7(), "user", "hello world"), new(Guid.CreateVersion7(), "assistant", Fox)];
 
-        // Recount independently with the o200k_base tokenizer gpt-4o-mini uses.
-        var tokenizer = TiktokenTokenizer.CreateForModel("gpt-4o-mini");
-        var expected = 3 + context.Messages.Sum(m => tokenizer.CountTokens(m.Text) + 4);
+        var context = ContextBuilder.Build("hello world", history, s_gpt4o);
 
-        Assert.Equal(TokenCounter.O200k, context.TokenizerName);
-        Assert.Equal(expected, context.PromptTokens);
+        // 3 (reply priming) + (2 + 4) system + (2 + 4) user + (10 + 4) assistant.
+        Assert.Equal(29, context.PromptTokens);
+    }
+
+    [Theory]
+    [InlineData(ProviderTypes.OpenAI, "gpt-4o-mini", 8)]
+    [InlineData(ProviderTypes.OpenAI, "gpt-4.1", 8)]
+    [InlineData(ProviderTypes.OpenAI, "gpt-5", 8)]
+    [InlineData(ProviderTypes.OpenAI, "o3-mini", 8)]
+    [InlineData(ProviderTypes.AzureOpenAI, "gpt-4-turbo", 9)]
+    [InlineData(ProviderTypes.OpenAI, "gpt-3.5-turbo", 9)]
+    public void OpenAiModelsAreCountedWithTheirOwnEncoding(string type, string model, int expected)
+    {
+        var tokenizer = TokenCounter.ChooseTokenizer(type, model, null);
+
+        Assert.Equal(expected, TokenCounter.CountText(tokenizer, Japanese));
+        Assert.Equal(2, TokenCounter.CountText(tokenizer, "hello world"));
+    }
+
+    [Theory]
+    [InlineData(ProviderTypes.Anthropic, "claude-sonnet-4-5")]
+    [InlineData(ProviderTypes.OpenAICompatible, "deepseek-chat")]
+    [InlineData(ProviderTypes.Ollama, "llama3.2")]
+    [InlineData(ProviderTypes.AzureOpenAI, "my-deployment")]
+    public void ModelsTiktokenDoesNotKnowUseTheEstimate(string type, string model)
+    {
+        var tokenizer = TokenCounter.ChooseTokenizer(type, model, null);
+
+        Assert.Equal(TokenCounter.Estimate, tokenizer);
+        // o200k_base plus 10 %, rounded up: 8 → 9, 2 → 3, 10 → 11.
+        Assert.Equal(9, TokenCounter.CountText(tokenizer, Japanese));
+        Assert.Equal(3, TokenCounter.CountText(tokenizer, "hello world"));
+        Assert.Equal(11, TokenCounter.CountText(tokenizer, Fox));
     }
 
     [Fact]
-    public void Gpt4ModelsAreCountedWithCl100k()
-    {
-        Assert.Equal(TokenCounter.Cl100k, TokenCounter.ChooseTokenizer(ProviderTypes.AzureOpenAI, "gpt-4-turbo", null));
-        Assert.Equal(TokenCounter.O200k, TokenCounter.ChooseTokenizer(ProviderTypes.OpenAI, "gpt-4.1", null));
-        Assert.Equal(TokenCounter.Estimate, TokenCounter.ChooseTokenizer(ProviderTypes.Anthropic, "claude-sonnet-4-5", null));
-        Assert.Equal(TokenCounter.Cl100k, TokenCounter.ChooseTokenizer(ProviderTypes.OpenAICompatible, "anything", "cl100k_base"));
-    }
-
-    [Fact]
-    public void NonOpenAiModelsUseTheDocumentedEstimate()
-    {
-        const string text = "Bonjour, comment ça va aujourd'hui? Let's write some code: for (var i = 0; i < 10; i++) { }";
-        var exact = TiktokenTokenizer.CreateForEncoding("o200k_base").CountTokens(text);
-
-        Assert.Equal((int)Math.Ceiling(exact * 1.10), TokenCounter.CountText(TokenCounter.Estimate, text));
-    }
+    public void AConfiguredEncodingWins() =>
+        Assert.Equal(9, TokenCounter.CountText(TokenCounter.ChooseTokenizer(ProviderTypes.OpenAICompatible, "anything", "cl100k_base"), Japanese));
 
     [Fact]
     public void NewestMessageLargerThanBudgetIsRejected()

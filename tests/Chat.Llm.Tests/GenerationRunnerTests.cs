@@ -53,6 +53,12 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
             _queue.OnMessage(m =>
             {
                 var frame = GenerationFrame.FromJson(m.Message.ToString())!;
+                if (frame.Type == MarkerType)
+                {
+                    Markers.Add(frame.GenerationId);
+                    return;
+                }
+
                 Frames.Enqueue(frame);
                 if (frame.Type == FrameTypes.Chunk)
                 {
@@ -66,7 +72,12 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
             });
         }
 
+        /// <summary>The type of a test's own marker frame (<see cref="FramesSoFarAsync"/>), kept out of <see cref="Frames"/>.</summary>
+        public const string MarkerType = "test.marker";
+
         public ConcurrentQueue<GenerationFrame> Frames { get; } = new();
+
+        public ConcurrentBag<Guid> Markers { get; } = [];
 
         public Task Terminal => _terminal.Task.WaitAsync(s_wait);
 
@@ -227,8 +238,8 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
         var job = Job(host);
         await using var collector = await FrameCollector.StartAsync(redis.Redis, job.ConversationId);
         var completion = await host.Get<GenerationQueue>().EnqueueAsync(job, CancellationToken.None);
-        await collector.FirstChunk;
-        await Task.Delay(100);
+        // Frames beyond seq 1 exist, so the follower below replays some before it goes live.
+        await WaitUntilAsync(() => collector.Frames.Any(f => f.Seq >= 3));
 
         // A client that saw up to seq 1 reconnects while the generation is still running.
         var resumed = new List<GenerationFrame>();
@@ -282,12 +293,16 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
         var config = TestConfig.Fast().WithProvider("openai", ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/"));
         config["Llm:Timeouts:Idle"] = "00:00:05";
         await using var host = await LlmHost.StartAsync(config, redis.Redis);
-        _upstream.Enqueue(new StreamReply(["Partial", " answer"], StreamEnd.Cut));
-        var started = DateTime.UtcNow;
+        var cut = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _upstream.Enqueue(new StreamReply(["Partial", " answer"], StreamEnd.Cut, CutWhen: cut.Task));
         var job = Job(host);
         await using var collector = await FrameCollector.StartAsync(redis.Redis, job.ConversationId);
 
-        var outcome = await RunAsync(host, job);
+        var completion = await host.Get<GenerationQueue>().EnqueueAsync(job, CancellationToken.None);
+        await WaitUntilAsync(() => collector.Frames.Count(f => f.Type == FrameTypes.Chunk) == 2);
+        var cutAt = DateTime.UtcNow;
+        cut.SetResult();
+        var outcome = await completion.WaitAsync(s_wait);
         await collector.Terminal;
 
         Assert.Equal(GenerationStatus.Failed, outcome.Status);
@@ -299,7 +314,7 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
         Assert.Equal("failed", call);
         Assert.Equal("Partial answer", stored!.Text);
         Assert.Equal(1, _upstream.Requests);
-        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(4), "a cut is detected at once, not by the idle timeout");
+        Assert.True(DateTime.UtcNow - cutAt < TimeSpan.FromSeconds(4), "a cut is detected at once, not by the idle timeout (5 s)");
     }
 
     [Fact]
@@ -417,8 +432,7 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
         Assert.Equal(GenerationStatus.Cancelled, outcome.Status);
         Assert.Equal(GenerationRunner.NotStoredCode, outcome.ErrorCode);
         Assert.Equal("", outcome.Text);
-        await Task.Delay(200);
-        Assert.Empty(collector.Frames);
+        Assert.Empty(await FramesSoFarAsync(collector, job.ConversationId));
         Assert.False(await redis.Redis.GetDatabase().KeyExistsAsync(RedisKeys.GenerationStream(job.GenerationId)));
         Assert.Empty(host.Store.For(job.GenerationId));
     }
@@ -432,10 +446,10 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
     {
         var stored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var completion = await host.Get<GenerationQueue>().EnqueueAsync(job with { Persisted = stored.Task }, CancellationToken.None);
-        await WaitUntilAsync(() => _upstream.Requests == providerRequestsBeforeCommit);
-        await Task.Delay(200);
+        // The provider has answered every request it got: a runner that did not wait for the commit would be publishing.
+        await WaitUntilAsync(() => _upstream.Answered == providerRequestsBeforeCommit);
+        Assert.Empty(await FramesSoFarAsync(collector, job.ConversationId));
         Assert.Equal(providerRequestsBeforeCommit, _upstream.Requests);
-        Assert.Empty(collector.Frames);
         Assert.False(await redis.Redis.GetDatabase().KeyExistsAsync(RedisKeys.GenerationStream(job.GenerationId)));
         Assert.Empty(host.Store.For(job.GenerationId));
         Assert.False(completion.IsCompleted);
@@ -458,6 +472,18 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
         var host = await LlmHost.StartAsync(config, redis.Redis);
         _upstream.Enqueue(new StatusReply(500), new StatusReply(502), new StatusReply(503));
         return host;
+    }
+
+    /// <summary>
+    /// The frames published on the conversation's channel so far: publishes a marker through the runner's own connection
+    /// and waits for it, so every frame the runner published before is in the collector (a channel delivers in order).
+    /// </summary>
+    private async Task<List<GenerationFrame>> FramesSoFarAsync(FrameCollector collector, Guid conversationId)
+    {
+        var marker = new GenerationFrame { Type = FrameCollector.MarkerType, ConversationId = conversationId, GenerationId = Guid.CreateVersion7(), Seq = 0 };
+        await redis.Redis.GetSubscriber().PublishAsync(RedisKeys.ConversationChannel(conversationId), marker.ToJson());
+        await WaitUntilAsync(() => collector.Markers.Contains(marker.GenerationId));
+        return collector.Frames.ToList();
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)

@@ -1,7 +1,9 @@
 using Chat.Llm.Providers;
 using Chat.Llm.Routing;
 using Chat.Llm.Tests.Infrastructure;
+using Chat.Tests.Shared;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Chat.Llm.Tests;
 
@@ -9,6 +11,8 @@ namespace Chat.Llm.Tests;
 /// our pipeline, against a loopback upstream that speaks each provider's wire format.</summary>
 public sealed class ProviderWireTests : IAsyncLifetime
 {
+    private const int RetryingEventId = 4001; // LlmLog.RetryingProviderCall
+
     private FakeUpstream _upstream = null!;
 
     public async Task InitializeAsync() => _upstream = await FakeUpstream.StartAsync();
@@ -29,11 +33,14 @@ public sealed class ProviderWireTests : IAsyncLifetime
         return (string.Concat(updates.Select(u => u.Text)), updates);
     }
 
-    private static IChatClient Client(string type, Uri? endpoint, string? key = "test-key", string model = "gpt-4o-mini", string idle = "00:00:00.500")
+    private static IChatClient Client(
+        string type, Uri? endpoint, string? key = "test-key", string model = "gpt-4o-mini", string idle = "00:00:00.500",
+        string firstToken = "00:00:03", LogCapture? logs = null, TimeProvider? time = null)
     {
         var config = TestConfig.Fast().WithProvider("p", type, endpoint, key, model);
         config["Llm:Timeouts:Idle"] = idle;
-        var registry = TestConfig.Registry(config);
+        config["Llm:Timeouts:FirstToken"] = firstToken;
+        var registry = TestConfig.Registry(config, logs, time);
         var route = new ModelRouter(registry, Microsoft.Extensions.Options.Options.Create(TestConfig.Bind(TestConfig.Fast()))).Resolve(new RouteChoice(null, "p"));
         return registry.GetClient(route.Primary);
     }
@@ -91,15 +98,18 @@ public sealed class ProviderWireTests : IAsyncLifetime
     [Fact]
     public async Task OpenAiStreamCutMidwayFailsWithoutRetryAfterText()
     {
-        _upstream.Enqueue(new StreamReply(["Partial", " answer"], StreamEnd.Cut));
+        var cut = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _upstream.Enqueue(new StreamReply(["Partial", " answer"], StreamEnd.Cut, CutWhen: cut.Task));
         var client = Client(ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/"), idle: "00:00:05");
         var received = new List<string>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
 
         var error = await Assert.ThrowsAsync<LlmException>(async () =>
         {
-            await foreach (var u in client.GetStreamingResponseAsync(s_prompt, new ChatOptions { ModelId = "gpt-4o-mini" }).WithCancellation(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token))
+            await foreach (var u in client.GetStreamingResponseAsync(s_prompt, new ChatOptions { ModelId = "gpt-4o-mini" }).WithCancellation(timeout.Token))
             {
                 received.Add(u.Text);
+                CutOnceRead(received, cut);
             }
         });
 
@@ -187,12 +197,96 @@ public sealed class ProviderWireTests : IAsyncLifetime
         Assert.Equal(2, _upstream.Requests);
     }
 
-    private IChatClient ClientOf(string type, string idle = "00:00:00.500") => type switch
+    private IChatClient ClientOf(string type, string idle = "00:00:00.500", LogCapture? logs = null, TimeProvider? time = null) => type switch
     {
-        ProviderTypes.Anthropic => Client(type, _upstream.BaseUri, model: "claude-test", idle: idle),
-        ProviderTypes.Ollama => Client(type, _upstream.BaseUri, key: null, model: "llama3.2", idle: idle),
-        _ => Client(type, new Uri(_upstream.BaseUri, "v1/"), idle: idle),
+        ProviderTypes.Anthropic => Client(type, _upstream.BaseUri, model: "claude-test", idle: idle, logs: logs, time: time),
+        ProviderTypes.Ollama => Client(type, _upstream.BaseUri, key: null, model: "llama3.2", idle: idle, logs: logs, time: time),
+        _ => Client(type, new Uri(_upstream.BaseUri, "v1/"), idle: idle, logs: logs, time: time),
     };
+
+    /// <summary>Lets the upstream cut the connection once the client has read "Partial answer".</summary>
+    private static void CutOnceRead(List<string> received, TaskCompletionSource cut)
+    {
+        if (string.Concat(received) == "Partial answer")
+        {
+            cut.TrySetResult();
+        }
+    }
+
+    [Theory]
+    [InlineData(ProviderTypes.OpenAI)]
+    [InlineData(ProviderTypes.Anthropic)]
+    [InlineData(ProviderTypes.Ollama)]
+    public async Task RateLimitWithRetryAfterIsRetriedOnlyOnceTheProviderSaidElapsed(string type)
+    {
+        _upstream.Enqueue(new StatusReply(429, RetryAfter: "1"));
+        var logs = new LogCapture();
+        var time = new FakeTimeProvider();
+
+        var streaming = StreamAsync(ClientOf(type, logs: logs, time: time), "m");
+
+        // The retry is scheduled (logged just before its delay starts) and waits on a clock that does not move.
+        await RedisServer.WaitUntilAsync(() => logs.Of(RetryingEventId).Count == 1, "the retry to be scheduled");
+        var retry = logs.Of(RetryingEventId)[0];
+        Assert.Equal(LlmErrorCodes.RateLimited, retry["Code"]);
+        Assert.Equal(1000d, retry["DelayMs"]); // Retry-After: 1, not the 10 ms back-off of TestConfig.Fast
+        Assert.Equal(1, _upstream.Requests);
+        Assert.False(streaming.IsCompleted);
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        var (text, _) = await streaming.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal("Hello from the upstream", text);
+        Assert.Equal(2, _upstream.Requests);
+    }
+
+    [Fact]
+    public async Task RetryAfterLongerThanMaxDelayFailsAtOnceWithRateLimitCode()
+    {
+        _upstream.Enqueue(new StatusReply(429, RetryAfter: "60")); // MaxDelay is 8 s by default
+
+        var error = await Assert.ThrowsAsync<LlmException>(() => StreamAsync(ClientOf(ProviderTypes.OpenAI), "m"));
+
+        Assert.Equal(LlmErrorCodes.RateLimited, error.Code);
+        Assert.Equal(TimeSpan.FromSeconds(60), error.RetryAfter);
+        Assert.Equal(1, _upstream.Requests);
+    }
+
+    [Fact]
+    public async Task StreamCutBeforeItsFirstTextIsRetried()
+    {
+        // OpenAI's first chunk carries the role and no text: the attempt has not produced anything yet.
+        _upstream.Enqueue(new StreamReply([], StreamEnd.Cut, CutWhen: Task.CompletedTask));
+
+        var (text, _) = await StreamAsync(ClientOf(ProviderTypes.OpenAI), "m");
+
+        Assert.Equal("Hello from the upstream", text);
+        Assert.Equal(2, _upstream.Requests);
+    }
+
+    [Fact]
+    public async Task StreamWithoutTextWithinTheFirstTokenTimeoutIsRetried()
+    {
+        _upstream.Enqueue(new StreamReply([], StreamEnd.Stall));
+        var client = Client(ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/"), firstToken: "00:00:00.300");
+
+        var (text, _) = await StreamAsync(client, "m");
+
+        Assert.Equal("Hello from the upstream", text);
+        Assert.Equal(2, _upstream.Requests);
+    }
+
+    [Fact]
+    public async Task StreamWithoutTextFailsWithFirstTokenTimeoutOnceRetriesAreSpent()
+    {
+        _upstream.Enqueue(new StreamReply([], StreamEnd.Stall), new StreamReply([], StreamEnd.Stall), new StreamReply([], StreamEnd.Stall));
+        var client = Client(ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/"), firstToken: "00:00:00.300");
+
+        var error = await Assert.ThrowsAsync<LlmException>(() => StreamAsync(client, "m"));
+
+        Assert.Equal(LlmErrorCodes.FirstTokenTimeout, error.Code);
+        Assert.Equal(3, _upstream.Requests); // 1 + MaxRetries (2)
+    }
 
     [Theory]
     [InlineData(ProviderTypes.OpenAI)]
@@ -200,7 +294,8 @@ public sealed class ProviderWireTests : IAsyncLifetime
     [InlineData(ProviderTypes.Ollama)]
     public async Task EveryProviderReportsACutStreamAsInterruptedWithItsPartialText(string type)
     {
-        _upstream.Enqueue(new StreamReply(["Partial", " answer"], StreamEnd.Cut));
+        var cut = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _upstream.Enqueue(new StreamReply(["Partial", " answer"], StreamEnd.Cut, CutWhen: cut.Task));
         var client = ClientOf(type, idle: "00:00:05");
         var received = new List<string>();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
@@ -210,6 +305,7 @@ public sealed class ProviderWireTests : IAsyncLifetime
             await foreach (var u in client.GetStreamingResponseAsync(s_prompt, null, timeout.Token))
             {
                 received.Add(u.Text);
+                CutOnceRead(received, cut);
             }
         });
 

@@ -14,11 +14,13 @@ namespace Chat.Llm.Tests.Infrastructure;
 
 public abstract record Reply;
 
-/// <summary>An HTTP error with the provider's error body.</summary>
-public sealed record StatusReply(int Status) : Reply;
+/// <summary>An HTTP error with the provider's error body, and a <c>Retry-After</c> header when given.</summary>
+public sealed record StatusReply(int Status, string? RetryAfter = null) : Reply;
 
-/// <summary>A streamed answer: the deltas, then a normal end, a cut connection, or silence.</summary>
-public sealed record StreamReply(IReadOnlyList<string> Deltas, StreamEnd End = StreamEnd.Complete, int DelayMs = 0) : Reply;
+/// <summary>A streamed answer: the deltas (each <paramref name="DelayMs"/> after the last, a scripted slow provider), then
+/// a normal end, silence, or a cut connection — cut once <paramref name="CutWhen"/> completes: the test completes it when
+/// its client has read the deltas (a reset drops data the client has not read yet).</summary>
+public sealed record StreamReply(IReadOnlyList<string> Deltas, StreamEnd End = StreamEnd.Complete, int DelayMs = 0, Task? CutWhen = null) : Reply;
 
 public enum StreamEnd
 {
@@ -46,9 +48,13 @@ public sealed class FakeUpstream : IAsyncDisposable
 
     public int Requests => _requests;
 
+    /// <summary>Requests whose whole reply (or error) was written.</summary>
+    public int Answered => _answered;
+
     public ConcurrentQueue<(string Path, string Body, Dictionary<string, string> Headers)> Received { get; } = new();
 
     private int _requests;
+    private int _answered;
 
     public static async Task<FakeUpstream> StartAsync()
     {
@@ -92,15 +98,21 @@ public sealed class FakeUpstream : IAsyncDisposable
         Received.Enqueue((ctx.Request.Path, body, ctx.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase)));
         var reply = _script.TryDequeue(out var r) ? r : new StreamReply(DefaultDeltas);
         var model = JsonDocument.Parse(body).RootElement.TryGetProperty("model", out var m) ? m.GetString() ?? "unknown" : "unknown";
+        if (reply is StatusReply { RetryAfter: { } retryAfter })
+        {
+            ctx.Response.Headers.RetryAfter = retryAfter;
+        }
+
         await format(ctx, reply, model);
+        Interlocked.Increment(ref _answered);
     }
 
     private static async Task EndAsync(HttpContext ctx, StreamReply reply)
     {
         if (reply.End == StreamEnd.Cut)
         {
-            // Let the client read what was sent before the connection is reset (a reset drops unread data).
-            await Task.Delay(300);
+            var cutWhen = reply.CutWhen ?? throw new InvalidOperationException("A cut stream needs CutWhen: the signal that the client read the deltas.");
+            await cutWhen.WaitAsync(TimeSpan.FromSeconds(30), ctx.RequestAborted);
             ctx.Abort();
         }
         else if (reply.End == StreamEnd.Stall)

@@ -1,6 +1,7 @@
 using Chat.Llm.Options;
 using Chat.Llm.Providers;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Chat.Llm.Tests.Infrastructure;
@@ -14,8 +15,8 @@ public static class TestConfig
         ["Llm:Retry:MaxRetries"] = "2",
         ["Llm:Retry:BaseDelay"] = "00:00:00.010",
         ["Llm:Timeouts:FirstToken"] = "00:00:03",
-        // Generous: on a loaded 2-core CI machine a slow local stream once stalled past half a second and failed a test
-        // about resuming. Tests of the idle timeout itself set a short one.
+        // Generous, so a slow stream on a loaded machine is not taken for a stall; tests of the idle timeout itself set a
+        // short one.
         ["Llm:Timeouts:Idle"] = "00:00:05",
         ["Llm:Timeouts:Total"] = "00:00:20",
         ["Llm:Local:TimeToFirstTokenMs"] = "0",
@@ -48,6 +49,6 @@ public static class TestConfig
         return options;
     }
 
-    public static ProviderRegistry Registry(Dictionary<string, string?> config) =>
-        new(Microsoft.Extensions.Options.Options.Create(Bind(config)), NullLoggerFactory.Instance);
+    public static ProviderRegistry Registry(Dictionary<string, string?> config, ILoggerFactory? logs = null, TimeProvider? time = null) =>
+        new(Microsoft.Extensions.Options.Options.Create(Bind(config)), logs ?? NullLoggerFactory.Instance, time);
 }
