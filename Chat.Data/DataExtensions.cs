@@ -62,7 +62,7 @@ public static class DataExtensions
     /// <item>For a service that keeps no session state (<paramref name="keepsNoSessionState"/>: no SET, temporary
     /// tables, advisory locks or LISTEN), no reset when a connection goes back to the pool. Npgsql otherwise has the
     /// server run seven reset statements (RESET ALL, DISCARD TEMP, pg_advisory_unlock_all() …) ahead of the next
-    /// lease's first command: 0.15 ms on every request here (docs/BENCHMARKS.md, fifth pass). The migration worker
+    /// lease's first command: 0.15 ms on every request here (measured; docs/BENCHMARKS.md). The migration worker
     /// keeps the reset.</item>
     /// </list>
     /// </summary>

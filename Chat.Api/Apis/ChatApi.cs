@@ -22,7 +22,7 @@ public static class ChatApi
         return app;
     }
 
-    public static async Task<Results<Created<PostMessageResponse>, Ok<PostMessageResponse>, Accepted<PostMessageResponse>, EmptyHttpResult, ProblemHttpResult>> Chat(
+    public static async Task<Results<Created<PostMessageResponse>, Ok<PostMessageResponse>, Accepted<PostMessageResponse>, ServerSentEventsResult<string>, ProblemHttpResult>> Chat(
         [FromBody] ChatRequest request, ConversationService conversations, ReplyService replies, ReplyResponder responder,
         IOptions<MessagesOptions> options, HttpContext http, CancellationToken cancellationToken)
     {
@@ -40,8 +40,13 @@ public static class ChatApi
             conversationId = created.Conversation.Id;
         }
 
-        var start = await replies.StartAsync(conversationId.Value, request.Message!, request.ClientMessageId,
-            new RouteChoice(request.Model, request.Provider), cancellationToken, created: created, stream: ReplyResponder.Streams(http.Request));
+        var start = await replies.StartAsync(new ReplyRequest(conversationId.Value, request.Message!)
+        {
+            ClientMessageId = request.ClientMessageId,
+            Route = new RouteChoice(request.Model, request.Provider),
+            Created = created,
+            Stream = ReplyResponder.DeliveryOf(http.Request) == ReplyResult.Delivery.Stream,
+        }, cancellationToken);
         return await responder.RespondAsync(http, start, $"{ConversationsApi.Prefix}/conversations/{conversationId}/messages", cancellationToken);
     }
 }

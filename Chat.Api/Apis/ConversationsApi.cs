@@ -93,16 +93,8 @@ public static class ConversationsApi
     }
 
     public static async Task<Results<Ok<ConversationResponse>, ProblemHttpResult>> GetConversation(
-        Guid id, ConversationService conversations, HttpResponse response, CancellationToken cancellationToken)
-    {
-        var conversation = await conversations.GetAsync(id, cancellationToken);
-        if (conversation is null)
-        {
-            return ApiProblems.ConversationNotFound();
-        }
-        SetETag(response, conversation);
-        return TypedResults.Ok(ConversationResponse.From(conversation));
-    }
+        Guid id, ConversationService conversations, HttpResponse response, CancellationToken cancellationToken) =>
+        Found(response, await conversations.GetAsync(id, cancellationToken));
 
     public static async Task<Results<Ok<ConversationResponse>, ProblemHttpResult>> UpdateConversation(
         Guid id,
@@ -138,8 +130,7 @@ public static class ConversationsApi
             case UpdateOutcome.PreconditionFailed:
                 return ApiProblems.PreconditionFailed();
             default:
-                SetETag(response, conversation!);
-                return TypedResults.Ok(ConversationResponse.From(conversation!));
+                return Found(response, conversation);
         }
     }
 
@@ -156,21 +147,16 @@ public static class ConversationsApi
         await conversations.DeleteAsync(id, cancellationToken) ? TypedResults.NoContent() : ApiProblems.ConversationNotFound();
 
     public static async Task<Results<Ok<ConversationResponse>, ProblemHttpResult>> RestoreConversation(
-        Guid id, ConversationService conversations, HttpResponse response, CancellationToken cancellationToken)
-    {
-        var conversation = await conversations.RestoreAsync(id, cancellationToken);
-        if (conversation is null)
-        {
-            return ApiProblems.ConversationNotFound();
-        }
-        SetETag(response, conversation);
-        return TypedResults.Ok(ConversationResponse.From(conversation));
-    }
+        Guid id, ConversationService conversations, HttpResponse response, CancellationToken cancellationToken) =>
+        Found(response, await conversations.RestoreAsync(id, cancellationToken));
 
     private static async Task<Results<Ok<ConversationResponse>, ProblemHttpResult>> SetStatus(
-        Guid id, ConversationStatus status, ConversationService conversations, HttpResponse response, CancellationToken cancellationToken)
+        Guid id, ConversationStatus status, ConversationService conversations, HttpResponse response, CancellationToken cancellationToken) =>
+        Found(response, await conversations.SetStatusAsync(id, status, cancellationToken));
+
+    /// <summary>The conversation with its ETag, or 404 when the caller has none by that id.</summary>
+    private static Results<Ok<ConversationResponse>, ProblemHttpResult> Found(HttpResponse response, Conversation? conversation)
     {
-        var conversation = await conversations.SetStatusAsync(id, status, cancellationToken);
         if (conversation is null)
         {
             return ApiProblems.ConversationNotFound();

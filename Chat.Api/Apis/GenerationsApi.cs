@@ -1,10 +1,10 @@
 using Chat.Api.Contracts;
 using Chat.Api.Infrastructure;
 using Chat.Api.Services;
+using Chat.Api.Sse;
 using Chat.Data;
 using Chat.Data.Entities;
 using Chat.Llm.Generation;
-using Chat.Llm.OpenAi;
 using Chat.Llm.Routing;
 using Chat.Messaging;
 using Chat.ServiceDefaults.Authentication;
@@ -43,7 +43,7 @@ public static class GenerationsApi
             ? TypedResults.Ok(GenerationResponse.From(assistant))
             : ApiProblems.GenerationNotFound();
 
-    public static async Task<Results<EmptyHttpResult, ProblemHttpResult>> FollowGeneration(
+    public static async Task<Results<ServerSentEventsResult<string>, ProblemHttpResult>> FollowGeneration(
         Guid id, long? after, HttpContext http, ChatDbContext db, GenerationStreamReader reader, ReplyResponder responder,
         CancellationToken cancellationToken)
     {
@@ -52,7 +52,7 @@ public static class GenerationsApi
             return ApiProblems.GenerationNotFound();
         }
 
-        var from = after ?? SseFormatter.LastEventId(http.Request);
+        var from = after ?? EventStream.LastEventId(http.Request);
         if (assistant.Status != MessageStatus.Streaming && (await reader.ReadAfterAsync(id, from, count: 1)).Count == 0)
         {
             // Finished and its replay window has passed: the message itself is the record.
@@ -60,8 +60,7 @@ public static class GenerationsApi
                 "The generation's stream has expired.", $"Read the message from {ConversationsApi.Prefix}/conversations/{assistant.ConversationId}/messages/{assistant.Id}.");
         }
 
-        await responder.FollowAsync(http, assistant.ConversationId, id, from, cancellationToken);
-        return TypedResults.Empty;
+        return responder.Follow(http, assistant.ConversationId, id, from, live: null, cancellationToken);
     }
 
     public static async Task<Results<Accepted<GenerationResponse>, ProblemHttpResult>> CancelGeneration(

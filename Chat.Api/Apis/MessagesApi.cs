@@ -94,7 +94,7 @@ public static class MessagesApi
     /// <c>GET /api/v1/generations/{id}/events</c>). A retry with the same <c>clientMessageId</c> answers 200 with the
     /// first result and starts nothing.
     /// </summary>
-    public static async Task<Results<Created<PostMessageResponse>, Ok<PostMessageResponse>, Accepted<PostMessageResponse>, EmptyHttpResult, ProblemHttpResult>> PostMessage(
+    public static async Task<Results<Created<PostMessageResponse>, Ok<PostMessageResponse>, Accepted<PostMessageResponse>, ServerSentEventsResult<string>, ProblemHttpResult>> PostMessage(
         Guid id, [FromBody] PostMessageRequest request, ReplyService replies, ReplyResponder responder, IOptions<MessagesOptions> options,
         HttpContext http, CancellationToken cancellationToken)
     {
@@ -103,8 +103,13 @@ public static class MessagesApi
             return invalid;
         }
 
-        var start = await replies.StartAsync(id, request.Content!, request.ClientMessageId,
-            new RouteChoice(request.Model, request.Provider), cancellationToken, reply: request.Reply ?? true, stream: ReplyResponder.Streams(http.Request));
+        var start = await replies.StartAsync(new ReplyRequest(id, request.Content!)
+        {
+            ClientMessageId = request.ClientMessageId,
+            Route = new RouteChoice(request.Model, request.Provider),
+            Reply = request.Reply ?? true,
+            Stream = ReplyResponder.DeliveryOf(http.Request) == ReplyResult.Delivery.Stream,
+        }, cancellationToken);
         return await responder.RespondAsync(http, start, $"{ConversationsApi.Prefix}/conversations/{id}/messages", cancellationToken);
     }
 

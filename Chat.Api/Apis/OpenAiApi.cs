@@ -1,10 +1,10 @@
 using System.Text.Json;
 using Chat.Api.Contracts;
 using Chat.Api.Extensions;
-using Chat.Api.Infrastructure;
+using Chat.Api.OpenAi;
 using Chat.Api.Services;
 using Chat.Llm;
-using Chat.Llm.OpenAi;
+using Chat.Llm.Context;
 using Chat.Llm.Routing;
 using Chat.ServiceDefaults.Authentication;
 using Microsoft.Extensions.Options;
@@ -32,44 +32,17 @@ public static class OpenAiApi
     }
 
     public static IResult ListOpenAiModels(ModelRouter router) =>
-        Results.Text(JsonSerializer.Serialize(OpenAiMapper.ToModelList(router.ListModels(), Created()), OpenAiJsonContext.Default.ModelList),
-            "application/json");
+        Results.Text(JsonSerializer.Serialize(OpenAiMapper.ToModelList(router.ListModels(), DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
+            OpenAiJsonContext.Default.ModelList), "application/json");
 
     public static async Task<IResult> CreateChatCompletion(
-        HttpContext http, ConversationService conversations, ReplyService replies, ReplyResponder responder, IOptions<MessagesOptions> options, CancellationToken cancellationToken)
+        HttpContext http, ConversationService conversations, ReplyService replies, OpenAiResponder responder, IOptions<MessagesOptions> options,
+        CancellationToken cancellationToken)
     {
-        ChatCompletionRequest? request;
-        try
+        var (request, system, turns, invalid) = await ReadAsync(http.Request, options.Value, cancellationToken);
+        if (invalid is not null)
         {
-            request = await JsonSerializer.DeserializeAsync(http.Request.Body, OpenAiJsonContext.Default.ChatCompletionRequest, cancellationToken);
-        }
-        catch (JsonException)
-        {
-            return Error("invalid_request", "The request body is not valid JSON.");
-        }
-        if (request is null || request.Messages.Count == 0)
-        {
-            return Error("invalid_request", "messages must contain at least one message.", "messages");
-        }
-
-        IReadOnlyList<Chat.Llm.Context.HistoryMessage> turns;
-        string? system;
-        try
-        {
-            (system, turns) = OpenAiMapper.ToHistory(request);
-        }
-        catch (LlmException ex)
-        {
-            return Error(ex.Code, ex.Message, "messages");
-        }
-        if (turns.Count == 0 || turns[^1].Role != "user")
-        {
-            return Error("invalid_request", "The last message must have the role 'user'.", "messages");
-        }
-        var last = turns[^1].Content;
-        if (MessagesApi.ValidateSend(last, "messages", null, request.Model, null, options.Value) is not null)
-        {
-            return Error("invalid_request", $"The last user message must be 1 to {options.Value.MaxContentBytes} bytes.", "messages");
+            return invalid;
         }
 
         Guid conversationId;
@@ -78,69 +51,80 @@ public static class OpenAiApi
         {
             if (!Guid.TryParse(header, out conversationId))
             {
-                return Error("invalid_request", $"{ConversationHeader} must be a conversation id.");
+                return OpenAiResponder.Error(OpenAiMapper.InvalidRequest, $"{ConversationHeader} must be a conversation id.");
             }
         }
         else
         {
-            // A first turn is stored with the conversation in one statement; earlier turns go in first, in one batch.
-            created = new(conversations.New(new CreateConversationRequest(ConversationService.TitleFrom(last), request.Model, null, system)), turns.Count > 1);
+            created = await NewConversationAsync(conversations, replies, request!, system, turns, cancellationToken);
             conversationId = created.Conversation.Id;
-            if (created.HasHistory)
-            {
-                await replies.ImportTurnsAsync(created.Conversation, turns.Take(turns.Count - 1), cancellationToken);
-            }
         }
         http.Response.Headers[ConversationHeader] = conversationId.ToString("D");
 
-        var start = await replies.StartAsync(conversationId, last, null, new RouteChoice(request.Model, null), cancellationToken,
-            request.EffectiveMaxTokens, request.Temperature, created: created, stream: request.Stream == true);
-        using var live = start.Live;
-        switch (start.Outcome)
+        var start = await replies.StartAsync(new ReplyRequest(conversationId, turns[^1].Content)
         {
-            case ReplyOutcome.NotFound:
-                return Error("conversation_not_found", "The conversation was not found.", ConversationHeader, StatusCodes.Status404NotFound);
-            case ReplyOutcome.Archived:
-                return Error("conversation_archived", "The conversation is archived.", ConversationHeader, StatusCodes.Status409Conflict);
-            case ReplyOutcome.RouteFailed:
-                return Error(start.Error!.Code, start.Error.Message, "model");
-            case ReplyOutcome.QueueFull:
-                return Error("queue_full", "Too many generations in progress; retry shortly.");
-            case ReplyOutcome.Existing:
-                return Error("invalid_request", "This message was already sent.");
-        }
-
-        // Stored: from here the request waits for the model, whose own limits bound it.
-        DatabaseUnavailable.LiftBound(http);
-        var assistant = start.Assistant!;
-        var createdAt = Created();
-        if (request.Stream == true)
-        {
-            var frames = responder.Frames(conversationId, assistant.GenerationId!.Value, -1, live, cancellationToken);
-            try
-            {
-                await SseStreaming.WriteChatCompletionChunksAsync(http.Response, frames, assistant.Model ?? request.Model ?? "", createdAt, request.IncludeUsage, cancellationToken);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                // The client left; the reply is still generated and stored in the conversation.
-            }
-            return Results.Empty;
-        }
-
-        var outcome = await start.Completion!.WaitAsync(options.Value.SyncReplyTimeout, cancellationToken);
-        if (outcome.Status != Chat.Llm.Generation.GenerationStatus.Completed)
-        {
-            return Error(outcome.ErrorCode ?? "cancelled", outcome.ErrorMessage ?? "The generation did not complete.");
-        }
-        return Results.Text(OpenAiMapper.Serialize(OpenAiMapper.ToResponse(outcome, createdAt)), "application/json");
+            Route = new RouteChoice(request!.Model, null),
+            MaxOutputTokens = request.EffectiveMaxTokens,
+            Temperature = request.Temperature,
+            Created = created,
+            Stream = request.Stream == true,
+        }, cancellationToken);
+        return await responder.RespondAsync(http, start, request, cancellationToken);
     }
 
-    private static long Created() => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-
-    private static IResult Error(string code, string message, string? param = null, int? status = null)
+    /// <summary>The request, its system prompt and turns (the last one the user's), or the OpenAI error that refuses it.</summary>
+    private static async Task<(ChatCompletionRequest? Request, string? System, IReadOnlyList<HistoryMessage> Turns, IResult? Invalid)> ReadAsync(
+        HttpRequest http, MessagesOptions options, CancellationToken cancellationToken)
     {
-        var (mapped, body) = OpenAiMapper.ToError(code, message, param);
-        return Results.Text(OpenAiMapper.Serialize(body), "application/json", statusCode: status ?? mapped);
+        static (ChatCompletionRequest?, string?, IReadOnlyList<HistoryMessage>, IResult?) Refuse(string code, string message, string? param = "messages") =>
+            (null, null, [], OpenAiResponder.Error(code, message, param));
+
+        ChatCompletionRequest? request;
+        try
+        {
+            request = await JsonSerializer.DeserializeAsync(http.Body, OpenAiJsonContext.Default.ChatCompletionRequest, cancellationToken);
+        }
+        catch (JsonException)
+        {
+            return Refuse(OpenAiMapper.InvalidRequest, "The request body is not valid JSON.", null);
+        }
+        if (request is null || request.Messages.Count == 0)
+        {
+            return Refuse(OpenAiMapper.InvalidRequest, "messages must contain at least one message.");
+        }
+
+        try
+        {
+            var (system, turns) = OpenAiMapper.ToHistory(request);
+            if (turns.Count == 0 || turns[^1].Role != "user")
+            {
+                return Refuse(OpenAiMapper.InvalidRequest, "The last message must have the role 'user'.");
+            }
+            if (MessagesApi.ValidateSend(turns[^1].Content, "messages", null, request.Model, null, options) is not null)
+            {
+                return Refuse(OpenAiMapper.InvalidRequest, $"The last user message must be 1 to {options.MaxContentBytes} bytes.");
+            }
+            return (request, system, turns, null);
+        }
+        catch (LlmException ex)
+        {
+            return Refuse(ex.Code, ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// The conversation this call starts. A first turn is stored with the conversation in one statement (by the reply);
+    /// earlier turns go in first, in one batch, with the conversation.
+    /// </summary>
+    private static async Task<NewConversation> NewConversationAsync(ConversationService conversations, ReplyService replies,
+        ChatCompletionRequest request, string? system, IReadOnlyList<HistoryMessage> turns, CancellationToken cancellationToken)
+    {
+        var conversation = conversations.New(new CreateConversationRequest(ConversationService.TitleFrom(turns[^1].Content), request.Model, null, system));
+        var created = new NewConversation(conversation, HasHistory: turns.Count > 1);
+        if (created.HasHistory)
+        {
+            await replies.ImportTurnsAsync(conversation, turns.Take(turns.Count - 1), cancellationToken);
+        }
+        return created;
     }
 }

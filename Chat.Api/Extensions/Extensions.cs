@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Chat.Api.Infrastructure;
+using Chat.Api.OpenAi;
 using Chat.Api.Services;
 using Chat.Data;
 using Chat.ServiceDefaults.Authentication;
@@ -52,7 +53,10 @@ public static class Extensions
         services.AddScoped<ConversationService>();
         services.AddScoped<MessageService>();
         services.AddScoped<ReplyService>();
+        services.AddScoped<ReplyResolver>();
+        services.AddScoped<GenerationFollower>();
         services.AddScoped<ReplyResponder>();
+        services.AddScoped<OpenAiResponder>();
         builder.AddChatLlm<WebApplicationBuilder, EfGenerationStore>();
         services.AddHostedService<ConversationPurgeService>();
 

@@ -27,35 +27,8 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
             return true;
         }
 
-        IDictionary<string, string[]>? errors = null;
-        if (exception is BadHttpRequestException { InnerException: JsonException json })
-        {
-            // The JSON path (e.g. "$.title") comes from the client's own document; the parser's message does not.
-            errors = new Dictionary<string, string[]> { [json.Path ?? "$"] = ["The value is not valid JSON for this field."] };
-        }
-        else if (exception is BadHttpRequestException bind && BindFailure().Match(bind.Message) is { Success: true } match)
-        {
-            // "Failed to bind parameter "Nullable<int> limit" from "abc"": a query or route value of the wrong type.
-            // The C# parameter name; clients know it camel-cased (as in the query string and the OpenAPI document).
-            var name = match.Groups["name"].Value;
-            errors = new Dictionary<string, string[]> { [JsonNamingPolicy.CamelCase.ConvertName(name)] = ["The value is not valid for this parameter."] };
-        }
-
-        var (status, code, title) = exception switch
-        {
-            BadHttpRequestException { InnerException: JsonException } =>
-                (StatusCodes.Status400BadRequest, ProblemCodes.MalformedJson, "The request body is not valid JSON for this operation."),
-            BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
-                (StatusCodes.Status413PayloadTooLarge, ProblemCodes.RequestTooLarge, "The request body is too large."),
-            BadHttpRequestException { StatusCode: StatusCodes.Status415UnsupportedMediaType } =>
-                (StatusCodes.Status415UnsupportedMediaType, ProblemCodes.UnsupportedMediaType, "Send the body as application/json."),
-            BadHttpRequestException { StatusCode: StatusCodes.Status400BadRequest } when errors is not null =>
-                (StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed, "The request is not valid."),
-            BadHttpRequestException bad =>
-                (bad.StatusCode, ProblemCodes.ForStatus(bad.StatusCode), "The request could not be read."),
-            _ => (StatusCodes.Status500InternalServerError, ProblemCodes.InternalError, "An unexpected error occurred."),
-        };
-
+        var errors = FieldErrors(exception);
+        var (status, code, title) = Classify(exception, errors is not null);
         if (status >= 500)
         {
             ApiTrace.UnhandledException(logger, context.Request.Method, context.Request.Path, exception);
@@ -75,6 +48,39 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
                 : new HttpValidationProblemDetails(errors) { Status = status, Title = title, Extensions = { ["code"] = code } },
         });
     }
+
+    /// <summary>The field a binding failure names, with a fixed message (never the parser's), or null.</summary>
+    private static Dictionary<string, string[]>? FieldErrors(Exception exception)
+    {
+        if (exception is BadHttpRequestException { InnerException: JsonException json })
+        {
+            // The JSON path (e.g. "$.title") comes from the client's own document; the parser's message does not.
+            return new Dictionary<string, string[]> { [json.Path ?? "$"] = ["The value is not valid JSON for this field."] };
+        }
+        if (exception is BadHttpRequestException bind && BindFailure().Match(bind.Message) is { Success: true } match)
+        {
+            // "Failed to bind parameter "Nullable<int> limit" from "abc"": a query or route value of the wrong type.
+            // The C# parameter name; clients know it camel-cased (as in the query string and the OpenAPI document).
+            var name = match.Groups["name"].Value;
+            return new Dictionary<string, string[]> { [JsonNamingPolicy.CamelCase.ConvertName(name)] = ["The value is not valid for this parameter."] };
+        }
+        return null;
+    }
+
+    private static (int Status, string Code, string Title) Classify(Exception exception, bool hasFieldErrors) => exception switch
+    {
+        BadHttpRequestException { InnerException: JsonException } =>
+            (StatusCodes.Status400BadRequest, ProblemCodes.MalformedJson, "The request body is not valid JSON for this operation."),
+        BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
+            (StatusCodes.Status413PayloadTooLarge, ProblemCodes.RequestTooLarge, "The request body is too large."),
+        BadHttpRequestException { StatusCode: StatusCodes.Status415UnsupportedMediaType } =>
+            (StatusCodes.Status415UnsupportedMediaType, ProblemCodes.UnsupportedMediaType, "Send the body as application/json."),
+        BadHttpRequestException { StatusCode: StatusCodes.Status400BadRequest } when hasFieldErrors =>
+            (StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed, "The request is not valid."),
+        BadHttpRequestException bad =>
+            (bad.StatusCode, ProblemCodes.ForStatus(bad.StatusCode), "The request could not be read."),
+        _ => (StatusCodes.Status500InternalServerError, ProblemCodes.InternalError, "An unexpected error occurred."),
+    };
 
     [GeneratedRegex("^Failed to bind parameter \"[^\"]* (?<name>[A-Za-z_][A-Za-z0-9_]*)\" from ", RegexOptions.CultureInvariant)]
     private static partial Regex BindFailure();

@@ -4,7 +4,6 @@ using Chat.Llm.Generation;
 using Chat.Llm.Options;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using Npgsql;
 using NpgsqlTypes;
 
 namespace Chat.Api.Infrastructure;
@@ -65,16 +64,16 @@ internal sealed class EfGenerationStore(IDbContextFactory<ChatDbContext> context
             WHERE m.id = v.id AND m.status = 'streaming' AND m.lease_owner = $1
             RETURNING m.id
             """;
-        var ids = new HashSet<Guid>();
-        await ExecuteAsync(Sql, parameters =>
+        await using var db = contexts.CreateDbContext(DataScope.System);
+        var ids = await db.Database.ReadRowsAsync(Sql, parameters =>
         {
             parameters.Add(new() { Value = owner.Id });
             parameters.Add(new() { Value = _lease });
             parameters.Add(new() { Value = renewals.Select(r => r.AssistantMessageId).ToArray() });
             parameters.Add(new() { Value = renewals.Select(r => r.Text).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
             parameters.Add(new() { Value = renewals.Select(r => r.Chunks).ToArray() });
-        }, row => ids.Add(row.GetGuid(0)), cancellationToken);
-        return ids;
+        }, row => row.GetGuid(0), renewals.Count, cancellationToken);
+        return ids.ToHashSet();
     }
 
     public async Task<IReadOnlyList<ExpiredGeneration>> ClaimExpiredAsync(int max, CancellationToken cancellationToken)
@@ -92,30 +91,16 @@ internal sealed class EfGenerationStore(IDbContextFactory<ChatDbContext> context
                 FOR UPDATE SKIP LOCKED)
             RETURNING m.id, m.conversation_id, m.generation_id, m.content, m.checkpoint_chunks, m.model, m.provider
             """;
-        var claimed = new List<ExpiredGeneration>();
-        await ExecuteAsync(Sql, parameters =>
+        // Once: the sweeper retries on its own clock.
+        await using var db = contexts.CreateDbContext(DataScope.System);
+        return await db.Database.ReadRowsAsync(Sql, parameters =>
         {
             parameters.Add(new() { Value = owner.Id });
             parameters.Add(new() { Value = _lease });
             parameters.Add(new() { Value = max });
-        }, row => claimed.Add(new ExpiredGeneration(
+        }, row => new ExpiredGeneration(
             row.GetGuid(0), row.GetGuid(1), row.GetGuid(2), row.GetString(3),
-            row.IsDBNull(4) ? null : row.GetInt64(4), row.IsDBNull(5) ? null : row.GetString(5), row.IsDBNull(6) ? null : row.GetString(6))),
-            cancellationToken);
-        return claimed;
-    }
-
-    /// <summary>Runs one statement through Npgsql on a pooled context's connection, once (the caller retries on its own clock).</summary>
-    private async Task ExecuteAsync(string sql, Action<NpgsqlParameterCollection> bind, Action<NpgsqlDataReader> row, CancellationToken cancellationToken)
-    {
-        await using var db = contexts.CreateDbContext(DataScope.System);
-        await db.Database.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(sql, (NpgsqlConnection)db.Database.GetDbConnection());
-        bind(command.Parameters);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            row(reader);
-        }
+            row.IsDBNull(4) ? null : row.GetInt64(4), row.IsDBNull(5) ? null : row.GetString(5), row.IsDBNull(6) ? null : row.GetString(6)),
+            max, cancellationToken);
     }
 }

@@ -88,8 +88,8 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope, Generatio
 
     /// <summary>
     /// The statement of <see cref="AppendTurnAsync"/>. It is sent through Npgsql on the context's connection rather than
-    /// as an EF Core raw-SQL query: EF rebuilds a raw query's SQL on every execution when it has arguments, which cost
-    /// 0.7 ms per message here against 0.7 ms for the statement itself (docs/BENCHMARKS.md, fifth pass). The rows it
+    /// as an EF Core raw-SQL query: EF rebuilds a raw query's SQL on every execution when it has arguments, which costs
+    /// 0.7 ms per message here against 0.7 ms for the statement itself (measured; docs/BENCHMARKS.md). The rows it
     /// writes are known to the caller, so only the database-made values come back. c inserts the conversation only
     /// when asked (its WHERE) and u reads nothing from it: the foreign key is checked at the end of the statement,
     /// after every insert in it. The reply's row is leased to this process (<see cref="GenerationOwner"/>) from the start. Without a reply, a selects no row (its values are then placeholders of the right types).
@@ -144,33 +144,13 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope, Generatio
     }
 
     /// <summary>
-    /// Runs <paramref name="sql"/> through Npgsql on the context's connection as one operation of its retrying
-    /// execution strategy (a transient failure reruns all of it) and maps each row as it is read: no EF Core query
-    /// pipeline and no buffered copy of the rows. For the statements on every request's path (a message's insert, a
-    /// history page), where those cost as much as the statement (docs/BENCHMARKS.md, fifth pass).
+    /// Runs <paramref name="sql"/> (<see cref="NpgsqlRows"/>) as one operation of the context's retrying execution
+    /// strategy (a transient failure reruns all of it). For the statements on every request's path (a message's insert,
+    /// a history page), where EF Core's query pipeline costs as much as the statement.
     /// </summary>
     private Task<List<T>> ReadAsync<T>(
         string sql, Action<NpgsqlParameterCollection> bind, Func<NpgsqlDataReader, T> map, int expectedRows, CancellationToken cancellationToken) =>
-        db.Database.CreateExecutionStrategy().ExecuteAsync(async ct =>
-        {
-            await db.Database.OpenConnectionAsync(ct);
-            try
-            {
-                await using var command = new NpgsqlCommand(sql, (NpgsqlConnection)db.Database.GetDbConnection());
-                bind(command.Parameters);
-                var rows = new List<T>(expectedRows);
-                await using var reader = await command.ExecuteReaderAsync(ct);
-                while (await reader.ReadAsync(ct))
-                {
-                    rows.Add(map(reader));
-                }
-                return rows;
-            }
-            finally
-            {
-                await db.Database.CloseConnectionAsync();
-            }
-        }, cancellationToken);
+        db.Database.CreateExecutionStrategy().ExecuteAsync(ct => db.Database.ReadRowsAsync(sql, bind, map, expectedRows, ct), cancellationToken);
 
     private static NpgsqlParameter Text(string? value) => new() { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text };
 
@@ -198,7 +178,7 @@ public sealed class MessageService(ChatDbContext db, IDataScope scope, Generatio
     /// <para>
     /// A page is the hottest read there is, so it is read through Npgsql on the context's connection, straight into
     /// the response, as one operation of the retrying execution strategy (a transient failure retries the read).
-    /// Through EF Core, even compiled, every value of every row was first copied into EF's buffered reader, which a
+    /// Through EF Core, even compiled, every value of every row is first copied into EF's buffered reader, which a
     /// query EF may retry on its own always gets: 11 % of chat-api's CPU per page (docs/BENCHMARKS.md). The owner
     /// and soft-delete conditions are therefore written out in its SQL (<see cref="MessagePageSql"/>, beside the
     /// model's query filters); <c>ApiIsolationTests</c> hold them to it.

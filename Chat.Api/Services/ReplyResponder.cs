@@ -1,114 +1,72 @@
 using Chat.Api.Contracts;
-using Chat.Api.Extensions;
 using Chat.Api.Infrastructure;
+using Chat.Api.Sse;
 using Chat.Data;
 using Chat.Data.Entities;
-using Chat.Llm.OpenAi;
-using Chat.Llm.Options;
 using Chat.Messaging;
-using Chat.Messaging.Contracts;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 
 namespace Chat.Api.Services;
 
 /// <summary>
-/// Answers a started reply the way the caller asked: JSON once it is done, SSE while it streams, or 202 at once
+/// Answers a REST send (<c>POST …/messages</c>, <c>POST /api/v1/chat</c>) the way the caller asked: JSON once the reply
+/// is done (202 when <c>Messages:SyncReplyTimeout</c> passes first), SSE while it streams, or 202 at once
 /// (<c>Prefer: respond-async</c>). The generation runs in the background whichever way, and whatever the caller does.
+/// Which state a send is in is <see cref="ReplyResolver"/>'s to say; this class only renders it.
 /// </summary>
-public sealed class ReplyResponder(
-    ChatDbContext db,
-    GenerationStreamReader reader,
-    IOptions<MessagesOptions> messages,
-    IOptions<LlmOptions> llm)
+public sealed class ReplyResponder(ChatDbContext db, ReplyResolver resolver, GenerationFollower follower)
 {
-    public async Task<Results<Created<PostMessageResponse>, Ok<PostMessageResponse>, Accepted<PostMessageResponse>, EmptyHttpResult, ProblemHttpResult>> RespondAsync(
+    public async Task<Results<Created<PostMessageResponse>, Ok<PostMessageResponse>, Accepted<PostMessageResponse>, ServerSentEventsResult<string>, ProblemHttpResult>> RespondAsync(
         HttpContext http, ReplyStart start, string messagesPath, CancellationToken cancellationToken)
     {
-        using var live = start.Live;
-        switch (start.Outcome)
+        var result = await resolver.ResolveAsync(http, start, DeliveryOf(http.Request), cancellationToken);
+        var user = start.UserMessage;
+        var started = start.Assistant;
+        switch (result.State)
         {
-            case ReplyOutcome.NotFound:
+            case ReplyState.NotFound:
                 return ApiProblems.ConversationNotFound();
-            case ReplyOutcome.Archived:
+            case ReplyState.Archived:
                 return ApiProblems.ConversationArchived();
-            case ReplyOutcome.RouteFailed:
+            case ReplyState.RouteFailed:
                 return ApiProblems.Llm(start.Error!);
-            case ReplyOutcome.QueueFull:
+            case ReplyState.QueueFull:
                 http.Response.Headers.RetryAfter = "1";
                 return ApiProblems.Problem(StatusCodes.Status503ServiceUnavailable, ProblemCodes.QueueFull,
                     "Too many replies in progress.", "Your message was stored; retry the reply shortly.");
-            case ReplyOutcome.Stored:
-                return TypedResults.Created($"{messagesPath}/{start.UserMessage!.Id}", Body(start.UserMessage, null));
-            case ReplyOutcome.Existing:
-                var assistant = start.Assistant is null ? null : await ReloadAsync(start.Assistant.Id, cancellationToken);
-                return TypedResults.Ok(Body(start.UserMessage!, assistant));
+            case ReplyState.Stored:
+                return TypedResults.Created($"{messagesPath}/{user!.Id}", Body(user, null));
+            case ReplyState.Existing:
+                return TypedResults.Ok(Body(user!, started is null ? null : await ReloadAsync(started.Id, cancellationToken)));
+            case ReplyState.Streaming:
+                return Follow(http, started!.ConversationId, started.GenerationId!.Value, -1, start.Live, cancellationToken);
+            case ReplyState.Accepted or ReplyState.StillRunning:
+                // Say where to follow it rather than hold the request open.
+                return TypedResults.Accepted($"/api/v1/generations/{started!.GenerationId:D}", Body(user!, started));
+            default:
+                // Completed, failed or cancelled: the stored message says which.
+                return TypedResults.Created($"{messagesPath}/{user!.Id}", Body(user, await ReloadAsync(started!.Id, cancellationToken)));
         }
-
-        var user = start.UserMessage!;
-        var started = start.Assistant!;
-        var location = $"{messagesPath}/{user.Id}";
-        if (WantsAsync(http.Request))
-        {
-            http.Response.Headers.Location = location;
-            return TypedResults.Accepted($"/api/v1/generations/{started.GenerationId:D}", Body(user, started));
-        }
-
-        // Stored: from here the request waits for the model, whose own limits bound it.
-        DatabaseUnavailable.LiftBound(http);
-        if (SseFormatter.WantsEventStream(http.Request))
-        {
-            await FollowAsync(http, started.ConversationId, started.GenerationId!.Value, -1, cancellationToken, live);
-            return TypedResults.Empty;
-        }
-
-        try
-        {
-            await start.Completion!.WaitAsync(messages.Value.SyncReplyTimeout, cancellationToken);
-        }
-        catch (TimeoutException)
-        {
-            // Still going: say where to follow it rather than hold the request open forever.
-            return TypedResults.Accepted($"/api/v1/generations/{started.GenerationId:D}", Body(user, started));
-        }
-        var finished = await ReloadAsync(started.Id, cancellationToken);
-        return TypedResults.Created(location, Body(user, finished));
     }
 
-    /// <summary>Whether <see cref="RespondAsync"/> will stream the reply (SSE): ask <see cref="ReplyService.StartAsync"/> for its frames in process.</summary>
-    public static bool Streams(HttpRequest request) => !WantsAsync(request) && SseFormatter.WantsEventStream(request);
-
     /// <summary>
-    /// Writes a generation's frames after <paramref name="after"/> as SSE until its terminal frame (see
-    /// <see cref="Frames"/>). A client that leaves ends only its own stream: the generation goes on and can be followed
-    /// again with Last-Event-ID.
+    /// A generation's frames after <paramref name="after"/> as SSE until its terminal frame (<see cref="GenerationFollower"/>),
+    /// with the generation's id in <c>X-Generation-Id</c>.
     /// </summary>
-    public async Task FollowAsync(HttpContext http, Guid conversationId, Guid generationId, long after, CancellationToken cancellationToken,
-        GenerationFeed.Follower? live = null)
+    public ServerSentEventsResult<string> Follow(HttpContext http, Guid conversationId, Guid generationId, long after,
+        GenerationFeed.Follower? live, CancellationToken cancellationToken)
     {
         DatabaseUnavailable.LiftBound(http);
         http.Response.Headers["X-Generation-Id"] = generationId.ToString("D");
-        try
-        {
-            await SseStreaming.WriteFramesAsync(http.Response, Frames(conversationId, generationId, after, live, cancellationToken), cancellationToken);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-        }
+        return EventStream.Result(http.Response, EventStream.Frames(follower.Frames(conversationId, generationId, after, live, cancellationToken)));
     }
 
-    /// <summary>
-    /// A generation's frames after <paramref name="after"/>, up to its terminal frame: from <paramref name="live"/> (which
-    /// starts at seq 0) when this process runs it for this request, else from Redis.
-    /// </summary>
-    public IAsyncEnumerable<GenerationFrame> Frames(Guid conversationId, Guid generationId, long after, GenerationFeed.Follower? live, CancellationToken cancellationToken) =>
-        live is null
-            ? reader.FollowAsync(conversationId, generationId, after, FollowIdleLimit, cancellationToken)
-            : reader.FollowAsync(live, FollowIdleLimit, cancellationToken);
-
-    /// <summary>How long an SSE follower waits for the next frame before giving up: the model's idle limit plus slack.</summary>
-    public TimeSpan FollowIdleLimit => llm.Value.Timeouts.Idle + llm.Value.Timeouts.FirstToken;
+    /// <summary>How the caller wants the reply: <c>Prefer: respond-async</c>, else <c>Accept: text/event-stream</c>, else JSON once done.</summary>
+    public static ReplyResult.Delivery DeliveryOf(HttpRequest request) =>
+        WantsAsync(request) ? ReplyResult.Delivery.Async
+        : EventStream.WantsEventStream(request) ? ReplyResult.Delivery.Stream
+        : ReplyResult.Delivery.Wait;
 
     private static bool WantsAsync(HttpRequest request) =>
         request.Headers.TryGetValue("Prefer", out var prefer)

@@ -1,4 +1,5 @@
 using Chat.Api.Extensions;
+using Chat.Api.Infrastructure;
 using Chat.Data;
 using Chat.Data.Entities;
 using Chat.Llm;
@@ -10,46 +11,6 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace Chat.Api.Services;
-
-public enum ReplyOutcome
-{
-    /// <summary>The user's message was stored and a generation queued.</summary>
-    Started,
-
-    /// <summary>The user's message was stored and no reply was asked for.</summary>
-    Stored,
-
-    /// <summary>A retry with a known <c>clientMessageId</c>: nothing new was stored or started.</summary>
-    Existing,
-    NotFound,
-    Archived,
-
-    /// <summary>The model/provider could not be resolved (<see cref="ReplyStart.Error"/> says why); nothing was stored.</summary>
-    RouteFailed,
-
-    /// <summary>The generation queue is full; the user's message is stored, the reply is not started.</summary>
-    QueueFull,
-}
-
-/// <summary>
-/// A conversation the same request starts, handed to <see cref="ReplyService.StartAsync"/> so it is not read back.
-/// <paramref name="HasHistory"/>: it is already stored, with the turns the client brought
-/// (<see cref="ReplyService.ImportTurnsAsync"/>); else it is new (<see cref="ConversationService.New"/>), stored by the
-/// same statement as its first message, and has no history to read.
-/// </summary>
-public sealed record NewConversation(Conversation Conversation, bool HasHistory);
-
-/// <summary>
-/// What <see cref="ReplyService.StartAsync"/> did. <paramref name="Live"/>: the started generation's frames in this
-/// process, when the caller asked to stream it; the caller disposes it.
-/// </summary>
-public sealed record ReplyStart(
-    ReplyOutcome Outcome,
-    Message? UserMessage = null,
-    Message? Assistant = null,
-    Task<GenerationOutcome>? Completion = null,
-    LlmException? Error = null,
-    GenerationFeed.Follower? Live = null);
 
 /// <summary>
 /// Turns a user's message into a reply: routes to a model, builds the context from the conversation's history plus
@@ -70,96 +31,108 @@ public sealed class ReplyService(
     IOptions<MessagesOptions> options)
 {
     /// <summary>
-    /// Stores the message and starts its reply (see the class). With <c>stream</c>, the caller streams the reply from this
-    /// process: a started one comes with <see cref="ReplyStart.Live"/>, its frames handed over as they are produced.
+    /// Stores the message and starts its reply (see the class). With <see cref="ReplyRequest.Stream"/>, the caller streams
+    /// the reply from this process: a started one comes with <see cref="ReplyStart.Live"/>, its frames handed over as
+    /// they are produced.
     /// </summary>
-    public async Task<ReplyStart> StartAsync(
-        Guid conversationId, string content, string? clientMessageId, RouteChoice request, CancellationToken cancellationToken,
-        int? maxOutputTokens = null, float? temperature = null, bool reply = true, NewConversation? created = null, bool stream = false)
+    public async Task<ReplyStart> StartAsync(ReplyRequest request, CancellationToken cancellationToken)
     {
-        // Route before storing anything, so an unknown model is a clean 4xx that leaves no orphan message.
-        var conversation = created?.Conversation
-            ?? await db.Conversations.AsNoTracking().FirstOrDefaultAsync(c => c.Id == conversationId, cancellationToken);
-        if (conversation is null)
+        var (conversation, refused) = await CheckAsync(request, cancellationToken);
+        if (refused is not null)
         {
-            return new ReplyStart(ReplyOutcome.NotFound);
-        }
-        var conversationRoute = new RouteChoice(conversation.Model, conversation.Provider);
-        try
-        {
-            router.Resolve(request, conversationRoute);
-        }
-        catch (LlmException ex)
-        {
-            return new ReplyStart(ReplyOutcome.RouteFailed, Error: ex);
-        }
-
-        if (clientMessageId is not null && await messages.FindByClientIdAsync(conversationId, clientMessageId, cancellationToken) is { } earlier)
-        {
-            return new ReplyStart(ReplyOutcome.Existing, earlier, await messages.FindReplyAsync(conversationId, earlier.Id, cancellationToken));
-        }
-        if (conversation.Status == ConversationStatus.Archived)
-        {
-            return new ReplyStart(ReplyOutcome.Archived);
+            return refused;
         }
 
         // The context is read before the insert and the new message appended to it, so the message and its reply's
         // placeholder go in together, in one statement: three round trips from here to the queue.
         var messageId = Guid.CreateVersion7();
         PreparedGeneration? prepared = null;
-        if (reply)
+        if (request.Reply)
         {
-            var history = created is { HasHistory: false } ? [] : await HistoryAsync(conversationId, cancellationToken);
-            history.Add(new HistoryMessage(messageId, "user", content));
             try
             {
-                prepared = planner.Prepare(conversationId, request, conversationRoute, conversation.SystemPrompt, history, maxOutputTokens, temperature);
+                prepared = await PrepareAsync(request, conversation!, messageId, cancellationToken);
             }
             catch (LlmException ex)
             {
                 return new ReplyStart(ReplyOutcome.RouteFailed, Error: ex);
             }
         }
+        return await StoreAsync(request, messageId, prepared, cancellationToken);
+    }
 
-        var placeholder = prepared is null ? null : new ReplyPlaceholder(
-            prepared.Job.AssistantMessageId, prepared.Job.GenerationId, prepared.Model.Name, prepared.Model.Provider,
-            [.. prepared.Context.IncludedMessageIds], prepared.Context.PromptTokens);
-        // The generation is queued before the store, gated on it (GenerationJob.Persisted): the provider's request
-        // overlaps the commit, and nothing is streamed or stored for the reply unless the commit succeeds.
+    /// <summary>
+    /// The conversation, or why the request is refused before anything is stored: routed first, so an unknown model is
+    /// a clean 4xx that leaves no orphan message; then a known <c>clientMessageId</c>, then an archived conversation.
+    /// </summary>
+    private async Task<(Conversation? Conversation, ReplyStart? Refused)> CheckAsync(ReplyRequest request, CancellationToken cancellationToken)
+    {
+        var conversationId = request.ConversationId;
+        var conversation = request.Created?.Conversation
+            ?? await db.Conversations.AsNoTracking().FirstOrDefaultAsync(c => c.Id == conversationId, cancellationToken);
+        if (conversation is null)
+        {
+            return (null, new ReplyStart(ReplyOutcome.NotFound));
+        }
+        try
+        {
+            router.Resolve(request.Route, new RouteChoice(conversation.Model, conversation.Provider));
+        }
+        catch (LlmException ex)
+        {
+            return (null, new ReplyStart(ReplyOutcome.RouteFailed, Error: ex));
+        }
+
+        if (request.ClientMessageId is { } clientId && await messages.FindByClientIdAsync(conversationId, clientId, cancellationToken) is { } earlier)
+        {
+            return (null, new ReplyStart(ReplyOutcome.Existing, earlier, await messages.FindReplyAsync(conversationId, earlier.Id, cancellationToken)));
+        }
+        return conversation.Status == ConversationStatus.Archived ? (null, new ReplyStart(ReplyOutcome.Archived)) : (conversation, null);
+    }
+
+    /// <summary>The reply's generation: its context is the stored history plus the new message (throws <see cref="LlmException"/>).</summary>
+    private async Task<PreparedGeneration> PrepareAsync(ReplyRequest request, Conversation conversation, Guid messageId, CancellationToken cancellationToken)
+    {
+        var history = request.Created is { HasHistory: false } ? [] : await HistoryAsync(request.ConversationId, cancellationToken);
+        history.Add(new HistoryMessage(messageId, "user", request.Content));
+        return planner.Prepare(request.ConversationId, request.Route, new RouteChoice(conversation.Model, conversation.Provider),
+            conversation.SystemPrompt, history, request.MaxOutputTokens, request.Temperature);
+    }
+
+    /// <summary>
+    /// Queues the generation, gated on the store (<see cref="GenerationJob.Persisted"/>), then stores the message with
+    /// its reply's placeholder: the provider's request overlaps the commit, and nothing is streamed or stored for the
+    /// reply unless the commit succeeds.
+    /// </summary>
+    private async Task<ReplyStart> StoreAsync(ReplyRequest request, Guid messageId, PreparedGeneration? prepared, CancellationToken cancellationToken)
+    {
         var persisted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Task<GenerationOutcome>? completion = null;
         // Opened before the job is queued, so the follower misses no frame.
-        var live = stream && prepared is not null ? feed.Open(prepared.Job.GenerationId) : null;
+        var live = request.Stream && prepared is not null ? feed.Open(prepared.Job.GenerationId) : null;
         var queued = prepared is not null && queue.TryEnqueue(prepared.Job with { Persisted = persisted.Task }, out completion);
         try
         {
             // Once a job waits on it, the store runs to its end whatever the caller does: it decides the job's fate.
-            var appended = await messages.AppendTurnAsync(conversationId, messageId, content, clientMessageId, placeholder,
-                queued ? CancellationToken.None : cancellationToken,
-                newConversation: created is { HasHistory: false } ? created.Conversation : null);
-            switch (appended.Outcome)
+            var appended = await messages.AppendTurnAsync(request.ConversationId, messageId, request.Content, request.ClientMessageId,
+                Placeholder(prepared), queued ? CancellationToken.None : cancellationToken,
+                newConversation: request.Created is { HasHistory: false } created ? created.Conversation : null);
+            if (appended.Outcome != AppendOutcome.Created || prepared is null)
             {
-                case AppendOutcome.NotFound:
-                    return new ReplyStart(ReplyOutcome.NotFound);
-                case AppendOutcome.Existing:
-                    return new ReplyStart(ReplyOutcome.Existing, appended.Message, appended.Assistant);
+                return appended.Outcome switch
+                {
+                    AppendOutcome.NotFound => new ReplyStart(ReplyOutcome.NotFound),
+                    AppendOutcome.Existing => new ReplyStart(ReplyOutcome.Existing, appended.Message, appended.Assistant),
+                    _ => new ReplyStart(ReplyOutcome.Stored, appended.Message),
+                };
             }
-
-            var user = appended.Message!;
-            if (prepared is null)
-            {
-                return new ReplyStart(ReplyOutcome.Stored, user);
-            }
-            var assistant = appended.Assistant!;
             if (!queued)
             {
-                await db.Messages.Where(m => m.Id == assistant.Id).ExecuteUpdateAsync(set => set
-                    .SetProperty(m => m.Status, MessageStatus.Failed)
-                    .SetProperty(m => m.ErrorCode, "queue_full"), cancellationToken);
-                return new ReplyStart(ReplyOutcome.QueueFull, user);
+                await MarkQueueFullAsync(appended.Assistant!.Id, cancellationToken);
+                return new ReplyStart(ReplyOutcome.QueueFull, appended.Message);
             }
             persisted.SetResult();
-            var started = new ReplyStart(ReplyOutcome.Started, user, assistant, completion, Live: live);
+            var started = new ReplyStart(ReplyOutcome.Started, appended.Message, appended.Assistant, completion, Live: live);
             live = null;
             return started;
         }
@@ -170,6 +143,15 @@ public sealed class ReplyService(
             live?.Dispose();
         }
     }
+
+    private static ReplyPlaceholder? Placeholder(PreparedGeneration? prepared) => prepared is null ? null : new ReplyPlaceholder(
+        prepared.Job.AssistantMessageId, prepared.Job.GenerationId, prepared.Model.Name, prepared.Model.Provider,
+        [.. prepared.Context.IncludedMessageIds], prepared.Context.PromptTokens);
+
+    private Task<int> MarkQueueFullAsync(Guid assistantId, CancellationToken cancellationToken) =>
+        db.Messages.Where(m => m.Id == assistantId).ExecuteUpdateAsync(set => set
+            .SetProperty(m => m.Status, MessageStatus.Failed)
+            .SetProperty(m => m.ErrorCode, ProblemCodes.QueueFull), cancellationToken);
 
     /// <summary>
     /// Stores a new conversation (<see cref="ConversationService.New"/>) with the earlier turns a client brings along

@@ -315,8 +315,19 @@ public sealed class ApiConversationTests(ChatAppFixture fixture)
         }
         Assert.Equal(0L, await ApiTestClient.ScalarAsync<long>(fixture, "SELECT count(*) FROM chat_messages WHERE conversation_id = @id", ("id", expired)));
 
-        // Within retention: still there after another purge run, and restorable.
-        await Task.Delay(TimeSpan.FromSeconds(3), cts.Token);
+        // Within retention: still there after a purge run that began after its deleted_at was set — proved by a marker
+        // past retention, deleted only now, being purged — and restorable.
+        var marker = ApiTestClient.Id(await _client.CreateConversationAsync("marker"));
+        using (var deleted = await _client.SendAsync(HttpMethod.Delete, $"/api/v1/conversations/{marker}"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        }
+        await ApiTestClient.ScalarAsync<object>(fixture,
+            "UPDATE chat_conversations SET deleted_at = now() - interval '31 days' WHERE id = @id RETURNING 1", ("id", marker));
+        while (await ApiTestClient.ScalarAsync<long>(fixture, "SELECT count(*) FROM chat_conversations WHERE id = @id", ("id", marker)) > 0)
+        {
+            await Task.Delay(250, cts.Token);
+        }
         using var restore = await _client.SendAsync(HttpMethod.Post, $"/api/v1/conversations/{withinRetention}/restore");
         Assert.Equal(HttpStatusCode.OK, restore.StatusCode);
     }
@@ -371,15 +382,27 @@ public sealed class ApiConversationTests(ChatAppFixture fixture)
         {
             while (!stop.IsCancellationRequested)
             {
-                inserted.Add(ApiTestClient.Id(await client.CreateConversationAsync("concurrent")));
+                var id = ApiTestClient.Id(await client.CreateConversationAsync("concurrent"));
+                lock (inserted)
+                {
+                    inserted.Add(id);
+                }
             }
         });
 
         var seen = new List<Guid>();
         string? cursor = null;
         var pages = 0;
+        int Inserted()
+        {
+            lock (inserted)
+            {
+                return inserted.Count;
+            }
+        }
         do
         {
+            var before = Inserted();
             var url = "/api/v1/conversations?limit=3" + (cursor is null ? "" : $"&cursor={Uri.EscapeDataString(cursor)}");
             using var response = await client.SendAsync(HttpMethod.Get, url);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -387,13 +410,18 @@ public sealed class ApiConversationTests(ChatAppFixture fixture)
             seen.AddRange(page.GetProperty("items").EnumerateArray().Select(ApiTestClient.Id));
             cursor = page.GetProperty("nextCursor").GetString();
             pages++;
-            await Task.Delay(20);
+            // The next page is read only once a row has been inserted since this one was: the listing changes between pages.
+            using var bound = new CancellationTokenSource(ChatAppFixture.StepTimeout);
+            while (Inserted() == before)
+            {
+                await Task.Delay(5, bound.Token);
+            }
         }
         while (cursor is not null && pages < 200);
         await stop.CancelAsync();
         await writer.WaitAsync(ChatAppFixture.StepTimeout);
 
-        Assert.True(inserted.Count > 0, "rows were inserted while paging");
+        Assert.True(Inserted() > 0, "rows were inserted while paging");
         Assert.Equal(seen.Count, seen.Distinct().Count()); // no repeats
         foreach (var id in original)
         {

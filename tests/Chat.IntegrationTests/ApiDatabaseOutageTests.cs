@@ -93,6 +93,7 @@ public sealed class ApiDatabaseOutageTests(ChatAppFixture fixture, ITestOutputHe
             // The fault's shape, not a synchronisation: the requests arrive 3 s into the freeze, so it ends within their bound.
             await Task.Delay(TimeSpan.FromSeconds(3) - frozen.Elapsed);
             var requests = Requests(id, reply: false).Select(r => TimedAsync(client, r)).ToList();
+            // The freeze lasts its full length (the fault's shape again); the requests are then waited for, not timed.
             await Task.Delay(freeze - frozen.Elapsed);
             await ResourceFaults.ResumeAsync(fixture.App, "postgres");
             answers = await Task.WhenAll(requests);

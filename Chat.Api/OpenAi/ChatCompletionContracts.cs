@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Chat.Llm.OpenAi;
+namespace Chat.Api.OpenAi;
 
 // The OpenAI chat-completions wire shapes (the subset Chat serves on POST /v1/chat/completions and GET /v1/models).
 // Property names are OpenAI's snake_case; serialize with OpenAiJson.

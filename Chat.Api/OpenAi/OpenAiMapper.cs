@@ -1,15 +1,21 @@
 using System.Text.Json;
+using Chat.Llm;
 using Chat.Llm.Context;
 using Chat.Llm.Generation;
 using Chat.Llm.Providers;
 using Chat.Messaging.Contracts;
-using Microsoft.AspNetCore.Http;
 
-namespace Chat.Llm.OpenAi;
+namespace Chat.Api.OpenAi;
 
 /// <summary>Maps between the OpenAI chat-completions shapes and Chat's generations, frames and errors.</summary>
 public static class OpenAiMapper
 {
+    public const string InvalidRequest = "invalid_request";
+    public const string Cancelled = "cancelled";
+
+    /// <summary>A non-stream request whose reply was still being generated when the wait ended (docs/API.md).</summary>
+    public const string ReplyTimeout = "reply_timeout";
+
     /// <summary>The request's system/developer messages joined as the system prompt; the rest as history (fresh ids).</summary>
     public static (string? SystemPrompt, IReadOnlyList<HistoryMessage> History) ToHistory(ChatCompletionRequest request)
     {
@@ -28,7 +34,7 @@ public static class OpenAiMapper
             }
             else
             {
-                throw new LlmException("invalid_request", $"Unsupported message role '{m.Role}'.");
+                throw new LlmException(InvalidRequest, $"Unsupported message role '{m.Role}'.");
             }
         }
 
@@ -106,18 +112,17 @@ public static class OpenAiMapper
         var (status, type) = code switch
         {
             LlmErrorCodes.ModelNotFound or LlmErrorCodes.ProviderNotFound => (StatusCodes.Status404NotFound, "invalid_request_error"),
-            LlmErrorCodes.ContextTooLarge or "invalid_request" => (StatusCodes.Status400BadRequest, "invalid_request_error"),
+            LlmErrorCodes.ContextTooLarge or InvalidRequest => (StatusCodes.Status400BadRequest, "invalid_request_error"),
             LlmErrorCodes.RateLimited => (StatusCodes.Status429TooManyRequests, "rate_limit_error"),
             "unauthorized" => (StatusCodes.Status401Unauthorized, "authentication_error"),
             "queue_full" => (StatusCodes.Status503ServiceUnavailable, "server_error"),
-            LlmErrorCodes.TotalTimeout or LlmErrorCodes.FirstTokenTimeout or LlmErrorCodes.IdleTimeout => (StatusCodes.Status504GatewayTimeout, "server_error"),
-            "cancelled" => (499, "request_cancelled"),
+            LlmErrorCodes.TotalTimeout or LlmErrorCodes.FirstTokenTimeout or LlmErrorCodes.IdleTimeout or ReplyTimeout
+                => (StatusCodes.Status504GatewayTimeout, "server_error"),
+            Cancelled => (StatusCodes.Status499ClientClosedRequest, "request_cancelled"),
             _ => (StatusCodes.Status502BadGateway, "server_error"),
         };
         return (status, new OpenAiErrorResponse { Error = new OpenAiError { Message = message, Type = type, Code = code, Param = param } });
     }
-
-    public static string Serialize(ChatCompletionChunk chunk) => JsonSerializer.Serialize(chunk, OpenAiJsonContext.Default.ChatCompletionChunk);
 
     public static string Serialize(ChatCompletionResponse response) => JsonSerializer.Serialize(response, OpenAiJsonContext.Default.ChatCompletionResponse);
 
