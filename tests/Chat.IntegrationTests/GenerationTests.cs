@@ -98,6 +98,8 @@ public sealed class GenerationTests(ChatAppFixture fixture)
     {
         var id = ApiTestClient.Id(await _client.CreateConversationAsync());
         using var cts = new CancellationTokenSource(ChatAppFixture.StepTimeout);
+        // Connected before the send: on a loaded machine connecting takes long enough for the ~2 s reply to end first.
+        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(await fixture.ConnectionStringAsync("cache"));
         using var response = await _client.SendAsync(HttpMethod.Post, $"/api/v1/conversations/{id}/messages", new { content = "a long answer please" },
             r => r.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream")), HttpCompletionOption.ResponseHeadersRead);
         using var sse = new SseReader(await response.Content.ReadAsStreamAsync(cts.Token));
@@ -114,12 +116,9 @@ public sealed class GenerationTests(ChatAppFixture fixture)
 
         // The request streams the reply its own process runs: it reads the frames there, not back through Redis, so
         // mid-stream nothing subscribes to the conversation's channel (no socket follows it either).
-        await using (var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(await fixture.ConnectionStringAsync("cache")))
-        {
-            var channel = Chat.Messaging.RedisKeys.ConversationChannel(id).ToString();
-            var numsub = (StackExchange.Redis.RedisResult[])(await redis.GetServer(redis.GetEndPoints()[0]).ExecuteAsync("PUBSUB", "NUMSUB", channel))!;
-            Assert.Equal(0L, (long)numsub[1]);
-        }
+        var channel = Chat.Messaging.RedisKeys.ConversationChannel(id).ToString();
+        var numsub = (StackExchange.Redis.RedisResult[])(await redis.GetServer(redis.GetEndPoints()[0]).ExecuteAsync("PUBSUB", "NUMSUB", channel))!;
+        Assert.Equal(0L, (long)numsub[1]);
 
         using (var cancel = await _client.SendAsync(HttpMethod.Post, $"/api/v1/generations/{generationId}/cancel"))
         {
