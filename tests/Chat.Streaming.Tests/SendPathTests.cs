@@ -34,7 +34,8 @@ public sealed class SendPathTests : IDisposable
         {
             Assert.True(connection.TryEnqueue(Frame(0, n)));
         }
-        await Task.Delay(100);
+        // The writer loop has woken for the queued frames and taken the send side: from here it would send one of them.
+        await WaitUntilAsync(() => connection.Sender.WriterHoldsSendSide);
         Assert.Equal(2, socket.Sent.Count); // hello and frame 1, still in flight: nothing overtakes or joins it
         Assert.Equal(1, socket.HeldCount);
 
@@ -62,8 +63,9 @@ public sealed class SendPathTests : IDisposable
         {
             while (!stop.IsCancellationRequested)
             {
+                // Each stall lasts until a send is held (or the producers are done), then every held send completes.
                 socket.HoldSends = true;
-                await Task.Delay(1);
+                await WaitUntilAsync(() => socket.HeldCount > 0 || stop.IsCancellationRequested);
                 socket.ReleaseHeldSends();
                 await Task.Yield();
             }
@@ -124,7 +126,7 @@ public sealed class SendPathTests : IDisposable
             MaxSubscriptionsPerConnection = maxSubscriptions,
         };
         var services = new ConnectionServices(
-            Hub: null!, Api: null!, Authorizer: null!, Redis: null!, // a connection that never subscribes or sends does not touch them
+            Hub: null!, Api: null!, Authorizer: null!, CancelBus: null!, // a connection that never subscribes or sends does not touch them
             new StreamingTelemetry(_services.GetRequiredService<IMeterFactory>()),
             options,
             TimeProvider.System,
