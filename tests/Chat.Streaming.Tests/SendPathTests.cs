@@ -1,12 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using System.Text;
 using System.Text.Json;
-using Chat.ServiceDefaults.Authentication;
 using Chat.Streaming.Services;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Chat.Streaming.Tests;
 
@@ -17,9 +13,9 @@ namespace Chat.Streaming.Tests;
 /// </summary>
 public sealed class SendPathTests : IDisposable
 {
-    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly TestConnections _connections = new();
 
-    public void Dispose() => _services.Dispose();
+    public void Dispose() => _connections.Dispose();
 
     [Fact]
     public async Task FramesQueuedBehindASendThatHasNotCompletedFollowItInOrder()
@@ -117,23 +113,12 @@ public sealed class SendPathTests : IDisposable
         Assert.False(socket.OverlappingSends);
     }
 
-    private ChatConnection Create(ScriptedWebSocket socket, int sendQueueCapacity, int maxSubscriptions = 100)
-    {
-        var options = new StreamingOptions
+    private ChatConnection Create(ScriptedWebSocket socket, int sendQueueCapacity, int maxSubscriptions = 100) =>
+        _connections.Create(socket, o =>
         {
-            SendQueueCapacity = sendQueueCapacity,
-            CloseTimeout = TimeSpan.FromMilliseconds(500),
-            MaxSubscriptionsPerConnection = maxSubscriptions,
-        };
-        var services = new ConnectionServices(
-            Hub: null!, Api: null!, Authorizer: null!, CancelBus: null!, // a connection that never subscribes or sends does not touch them
-            new StreamingTelemetry(_services.GetRequiredService<IMeterFactory>()),
-            options,
-            TimeProvider.System,
-            NullLogger<ChatConnection>.Instance);
-        var user = new ChatUser("tenant", "user", new HashSet<string> { ChatScopes.Read });
-        return new ChatConnection(socket, user, "token", expiresAt: null, services);
-    }
+            o.SendQueueCapacity = sendQueueCapacity;
+            o.MaxSubscriptionsPerConnection = maxSubscriptions;
+        });
 
     [Fact]
     public async Task AFramesSpanStartsATraceOfItsOwnLinkedToTheConnectionsRequestSpan()
@@ -176,13 +161,5 @@ public sealed class SendPathTests : IDisposable
         return (json.RootElement.GetProperty("p").GetInt32(), json.RootElement.GetProperty("n").GetInt32());
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for the connection");
-            await Task.Delay(5);
-        }
-    }
+    private static Task WaitUntilAsync(Func<bool> condition) => TestConnections.WaitUntilAsync(condition);
 }
