@@ -13,13 +13,11 @@ public sealed class GenerationStreamReader(IConnectionMultiplexer redis)
     /// (<paramref name="afterSeq"/> = -1 reads from the start).</summary>
     public async Task<IReadOnlyList<GenerationFrame>> ReadAfterAsync(Guid generationId, long afterSeq, int? count = null)
     {
-        var entries = await redis.GetDatabase().StreamRangeAsync(
-            RedisKeys.GenerationStream(generationId), GenerationStreamSettings.RangeStartAfter(afterSeq), "+", count);
-        var frames = new List<GenerationFrame>(entries.Length);
-        foreach (var entry in entries)
+        var stored = await ReadJsonAfterAsync(generationId, afterSeq, count);
+        var frames = new List<GenerationFrame>(stored.Count);
+        foreach (var json in stored)
         {
-            var json = entry[GenerationStreamSettings.FrameField];
-            if (!json.IsNullOrEmpty && GenerationFrame.FromJson(json.ToString()) is { } frame)
+            if (GenerationFrame.FromJson(json) is { } frame)
             {
                 frames.Add(frame);
             }
@@ -27,6 +25,28 @@ public sealed class GenerationStreamReader(IConnectionMultiplexer redis)
 
         return frames;
     }
+
+    /// <summary>The UTF-8 JSON of the frames with seq &gt; <paramref name="afterSeq"/> still in the replay stream, in order, as
+    /// published (for a reader that forwards the bytes rather than the parsed frame). Empty when the stream does not exist.</summary>
+    public async Task<IReadOnlyList<byte[]>> ReadJsonAfterAsync(Guid generationId, long afterSeq, int? count = null)
+    {
+        var entries = await redis.GetDatabase().StreamRangeAsync(
+            RedisKeys.GenerationStream(generationId), GenerationStreamSettings.RangeStartAfter(afterSeq), "+", count);
+        var frames = new List<byte[]>(entries.Length);
+        foreach (var entry in entries)
+        {
+            var json = entry[GenerationStreamSettings.FrameField];
+            if (!json.IsNullOrEmpty)
+            {
+                frames.Add((byte[])json!);
+            }
+        }
+
+        return frames;
+    }
+
+    /// <summary>Whether the generation's replay stream still exists (an empty read may mean "nothing new" or "expired").</summary>
+    public Task<bool> StreamExistsAsync(Guid generationId) => redis.GetDatabase().KeyExistsAsync(RedisKeys.GenerationStream(generationId));
 
     /// <summary>
     /// Every frame of a generation followed in this process (<see cref="GenerationFeed.Open"/>), from seq 0 up to and
@@ -117,15 +137,16 @@ public sealed class GenerationStreamReader(IConnectionMultiplexer redis)
                 continue;
             }
 
-            if (next.Seq <= last)
+            var position = FrameSequence.Place(last, next.Seq);
+            if (position == SeqPosition.Duplicate)
             {
                 continue;
             }
 
-            var batch = next.Seq == last + 1 ? [next] : await ReadAfterAsync(generationId, last);
+            var batch = position == SeqPosition.Next ? [next] : await ReadAfterAsync(generationId, last);
             foreach (var frame in batch)
             {
-                if (frame.Seq <= last)
+                if (FrameSequence.Place(last, frame.Seq) == SeqPosition.Duplicate)
                 {
                     continue;
                 }

@@ -1,4 +1,6 @@
+using Chat.Messaging;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using StackExchange.Redis;
 
@@ -31,7 +33,8 @@ public static class RedisExtensions
     public static readonly TimeSpan ReconnectInterval = TimeSpan.FromMilliseconds(500);
 
     /// <summary>
-    /// Registers the shared <see cref="IConnectionMultiplexer"/> on <c>cache</c> and a <c>redis</c> health check.
+    /// Registers the shared <see cref="IConnectionMultiplexer"/> on <c>cache</c>, a <c>redis</c> health check and the
+    /// <see cref="GenerationCancelBus"/> over it.
     /// The multiplexer reconnects promptly: it never gives up (<c>AbortOnConnectFail=false</c>), tries every
     /// <see cref="ReconnectInterval"/> instead of StackExchange.Redis's default exponential back-off (which stretches to
     /// tens of seconds during a long outage), and a connect attempt times out after 2 s — so it is back within ~1–2 s of
@@ -43,6 +46,7 @@ public static class RedisExtensions
     {
         builder.AddRedisClient(ConnectionName, settings => settings.DisableHealthChecks = true,
             options => Configure(options, whileDisconnected));
+        builder.Services.TryAddSingleton<GenerationCancelBus>();
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
             ServiceDefaultsExtensions.RedisCheck,
             sp => new RedisPingHealthCheck(sp.GetRequiredService<IConnectionMultiplexer>()),

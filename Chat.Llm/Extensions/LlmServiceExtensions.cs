@@ -46,6 +46,7 @@ public static class LlmServiceExtensions
         services.TryAddSingleton<GenerationStreamReader>();
         services.TryAddSingleton<GenerationFeed>();
         services.AddMetrics();
+        services.TryAddSingleton<GenerationCancelBus>();
         services.TryAddSingleton<GenerationCancellation>();
         services.AddHostedService(sp => sp.GetRequiredService<GenerationCancellation>());
         services.TryAddSingleton<GenerationMetrics>();

@@ -3,41 +3,29 @@ using Chat.Llm.Diagnostics;
 using Chat.Messaging;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using StackExchange.Redis;
 
 namespace Chat.Llm.Generation;
 
 /// <summary>
-/// Cancels a generation wherever it runs. Every process holds ONE subscription to <see cref="RedisKeys.CancelChannel"/>;
-/// <see cref="RequestCancelAsync"/> publishes the generation id (<c>N</c> format) there, and the process running it
-/// cancels its token. A cancel that arrives while the job is still queued is remembered for
+/// Cancels a generation wherever it runs. Every process holds ONE subscription to the <see cref="GenerationCancelBus"/>;
+/// <see cref="RequestCancelAsync"/> publishes the generation id there, and the process running it cancels its token. A cancel that arrives while the job is still queued is remembered for
 /// <see cref="EarlyCancelMemory"/> and applied when it starts.
 /// </summary>
-public sealed class GenerationCancellation(IConnectionMultiplexer redis, ILogger<GenerationCancellation> logger) : IHostedService
+public sealed class GenerationCancellation(GenerationCancelBus bus, ILogger<GenerationCancellation> logger) : IHostedService
 {
     public static readonly TimeSpan EarlyCancelMemory = TimeSpan.FromMinutes(10);
 
     private readonly ConcurrentDictionary<Guid, Registration> _running = new();
     private readonly ConcurrentDictionary<Guid, DateTimeOffset> _early = new();
-    private ChannelMessageQueue? _subscription;
+    private IAsyncDisposable? _subscription;
 
-    public async Task StartAsync(CancellationToken cancellationToken)
-    {
-        _subscription = await redis.GetSubscriber().SubscribeAsync(RedisKeys.CancelChannel);
-        _subscription.OnMessage(message =>
-        {
-            if (Guid.TryParse(message.Message.ToString(), out var id))
-            {
-                CancelLocal(id);
-            }
-        });
-    }
+    public async Task StartAsync(CancellationToken cancellationToken) => _subscription = await bus.SubscribeAsync(CancelLocal);
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         if (_subscription is not null)
         {
-            await _subscription.UnsubscribeAsync();
+            await _subscription.DisposeAsync();
         }
     }
 
@@ -45,7 +33,7 @@ public sealed class GenerationCancellation(IConnectionMultiplexer redis, ILogger
     public async Task RequestCancelAsync(Guid generationId)
     {
         CancelLocal(generationId);
-        await redis.GetSubscriber().PublishAsync(RedisKeys.CancelChannel, generationId.ToString("N"));
+        await bus.PublishAsync(generationId);
     }
 
     public bool IsRunningHere(Guid generationId) => _running.ContainsKey(generationId);

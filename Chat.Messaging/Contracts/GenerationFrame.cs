@@ -60,6 +60,9 @@ public sealed record GenerationFrame
 
     public static GenerationFrame? FromJson(string json) =>
         JsonSerializer.Deserialize(json, MessagingJsonContext.Default.GenerationFrame);
+
+    public static GenerationFrame? FromJson(ReadOnlySpan<byte> utf8) =>
+        JsonSerializer.Deserialize(utf8, MessagingJsonContext.Default.GenerationFrame);
 }
 
 public sealed record FrameUsage(

@@ -18,9 +18,8 @@ public static class WebSocketApi
     /// <summary>
     /// Serves <c>/ws</c> ahead of the authentication and authorization middleware, which it does not need: the handshake
     /// authenticates itself (<see cref="ConnectAsync"/>). A middleware on a socket's path stays on its stack, with its
-    /// per-request state, for the socket's life (hours), so these two stay off it (~0.4 KB per socket,
-    /// docs/BENCHMARKS.md, table 2). They are placed explicitly after the branch, which also keeps ASP.NET Core from
-    /// adding them around the whole pipeline.
+    /// per-request state, for the socket's life (hours), so these two stay off it (~0.4 KB per socket). They are
+    /// placed explicitly after the branch, which also keeps ASP.NET Core from adding them around the whole pipeline.
     /// </summary>
     public static WebApplication UseWebSocketApi(this WebApplication app)
     {
@@ -102,7 +101,7 @@ public static class WebSocketApi
     /// <summary>
     /// Validates the bearer token with a JwtBearer handler of its own rather than <c>HttpContext.AuthenticateAsync</c>:
     /// the request's handler caches its result (principal, claims, parsed token, about 4 KB) for as long as the
-    /// request lives, which for a socket is hours. Only <see cref="Handshake"/> outlives this call (docs/BENCHMARKS.md).
+    /// request lives, which for a socket is hours. Only <see cref="Handshake"/> outlives this call.
     /// </summary>
     private static async Task<Handshake> AuthenticateHandshakeAsync(HttpContext context)
     {

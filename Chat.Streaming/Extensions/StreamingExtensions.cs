@@ -30,7 +30,7 @@ public static class StreamingExtensions
             sp.GetRequiredService<ConversationHub>(),
             sp.GetRequiredService<ChatApiClient>(),
             sp.GetRequiredService<ConversationAuthorizer>(),
-            sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>(),
+            sp.GetRequiredService<Chat.Messaging.GenerationCancelBus>(),
             sp.GetRequiredService<StreamingTelemetry>(),
             sp.GetRequiredService<IOptions<StreamingOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),

@@ -28,17 +28,10 @@ public static class ClientFrameParser
     public static bool TryParse(ReadOnlySpan<byte> utf8, [NotNullWhen(true)] out ClientFrame? frame, [NotNullWhen(false)] out ClientFrameError? error)
     {
         frame = null;
-        JsonDocument document;
-        try
+        if (!TryParseDocument(utf8, out var document, out error))
         {
-            document = JsonDocument.Parse(utf8.ToArray(), new JsonDocumentOptions { MaxDepth = 16 });
-        }
-        catch (JsonException)
-        {
-            error = new ClientFrameError(null, ErrorCodes.InvalidJson, "The frame is not valid JSON.");
             return false;
         }
-
         using (document)
         {
             var root = document.RootElement;
@@ -47,75 +40,109 @@ public static class ClientFrameParser
                 error = new ClientFrameError(null, ErrorCodes.InvalidFrame, "A frame is a JSON object.");
                 return false;
             }
-
-            string? id = null;
-            if (root.TryGetProperty("id", out var idElement))
+            if (!TryReadId(root, out var id, out error) || !TryReadType(root, id, out var type, out error))
             {
-                id = idElement.ValueKind switch
-                {
-                    JsonValueKind.String => idElement.GetString(),
-                    JsonValueKind.Number => idElement.GetRawText(),
-                    JsonValueKind.Null => null,
-                    _ => "\u0000",
-                };
-                if (id is "\u0000" || id?.Length > MaxIdLength)
-                {
-                    error = new ClientFrameError(null, ErrorCodes.InvalidFrame, $"'id' must be a string or number of at most {MaxIdLength} characters.");
-                    return false;
-                }
-            }
-
-            if (!root.TryGetProperty("type", out var typeElement) || typeElement.ValueKind != JsonValueKind.String)
-            {
-                error = new ClientFrameError(id, ErrorCodes.InvalidFrame, "'type' is required and must be a string.");
                 return false;
             }
-
-            var type = typeElement.GetString()!;
             var reader = new FieldReader(root, id);
-            frame = type switch
-            {
-                ClientFrameTypes.Ping => new ClientFrame(type, id),
-                ClientFrameTypes.Subscribe => new ClientFrame(type, id)
-                {
-                    ConversationId = reader.RequiredGuid("conversationId"),
-                    GenerationId = reader.OptionalGuid("generationId"),
-                    After = reader.OptionalSeq("after"),
-                },
-                ClientFrameTypes.Unsubscribe => new ClientFrame(type, id) { ConversationId = reader.RequiredGuid("conversationId") },
-                ClientFrameTypes.MessageSend => new ClientFrame(type, id)
-                {
-                    ConversationId = reader.RequiredGuid("conversationId"),
-                    Content = reader.RequiredString("content", maxLength: int.MaxValue),
-                    ClientMessageId = reader.RequiredString("clientMessageId", MaxClientMessageIdLength),
-                    Model = reader.OptionalString("model", MaxModelLength),
-                    Provider = reader.OptionalString("provider", MaxModelLength),
-                },
-                ClientFrameTypes.GenerationCancel => new ClientFrame(type, id) { GenerationId = reader.RequiredGuid("generationId") },
-                _ => null,
-            };
-
-            if (frame is null)
+            if (ReadFrame(type, id, reader) is not { } read)
             {
                 error = new ClientFrameError(id, ErrorCodes.UnknownType, $"Unknown frame type '{Truncate(type)}'.");
                 return false;
             }
-            if (reader.Error is not null)
+            if ((reader.Error ?? CheckRules(read)) is { } problem)
             {
-                frame = null;
-                error = reader.Error;
+                error = problem;
                 return false;
             }
-            if (frame.Type == ClientFrameTypes.Subscribe && frame.After is not null && frame.GenerationId is null)
-            {
-                frame = null;
-                error = new ClientFrameError(id, ErrorCodes.InvalidFrame, "'after' needs 'generationId'.");
-                return false;
-            }
+            frame = read;
             error = null;
             return true;
         }
     }
+
+    private static bool TryParseDocument(ReadOnlySpan<byte> utf8, [NotNullWhen(true)] out JsonDocument? document, [NotNullWhen(false)] out ClientFrameError? error)
+    {
+        try
+        {
+            document = JsonDocument.Parse(utf8.ToArray(), new JsonDocumentOptions { MaxDepth = 16 });
+            error = null;
+            return true;
+        }
+        catch (JsonException)
+        {
+            document = null;
+            error = new ClientFrameError(null, ErrorCodes.InvalidJson, "The frame is not valid JSON.");
+            return false;
+        }
+    }
+
+    /// <summary>The optional <c>id</c>: a string or a number (kept as written), echoed in replies.</summary>
+    private static bool TryReadId(JsonElement root, out string? id, [NotNullWhen(false)] out ClientFrameError? error)
+    {
+        id = null;
+        error = null;
+        if (!root.TryGetProperty("id", out var element))
+        {
+            return true;
+        }
+        var valid = element.ValueKind is JsonValueKind.String or JsonValueKind.Number or JsonValueKind.Null;
+        id = element.ValueKind switch
+        {
+            JsonValueKind.String => element.GetString(),
+            JsonValueKind.Number => element.GetRawText(),
+            _ => null,
+        };
+        if (valid && !(id?.Length > MaxIdLength))
+        {
+            return true;
+        }
+        id = null;
+        error = new ClientFrameError(null, ErrorCodes.InvalidFrame, $"'id' must be a string or number of at most {MaxIdLength} characters.");
+        return false;
+    }
+
+    private static bool TryReadType(JsonElement root, string? id, out string type, [NotNullWhen(false)] out ClientFrameError? error)
+    {
+        if (root.TryGetProperty("type", out var element) && element.ValueKind == JsonValueKind.String)
+        {
+            type = element.GetString()!;
+            error = null;
+            return true;
+        }
+        type = "";
+        error = new ClientFrameError(id, ErrorCodes.InvalidFrame, "'type' is required and must be a string.");
+        return false;
+    }
+
+    /// <summary>The fields of each frame type; null for an unknown type. A field's problem is left in <paramref name="reader"/>.</summary>
+    private static ClientFrame? ReadFrame(string type, string? id, FieldReader reader) => type switch
+    {
+        ClientFrameTypes.Ping => new ClientFrame(type, id),
+        ClientFrameTypes.Subscribe => new ClientFrame(type, id)
+        {
+            ConversationId = reader.RequiredGuid("conversationId"),
+            GenerationId = reader.OptionalGuid("generationId"),
+            After = reader.OptionalSeq("after"),
+        },
+        ClientFrameTypes.Unsubscribe => new ClientFrame(type, id) { ConversationId = reader.RequiredGuid("conversationId") },
+        ClientFrameTypes.MessageSend => new ClientFrame(type, id)
+        {
+            ConversationId = reader.RequiredGuid("conversationId"),
+            Content = reader.RequiredString("content", maxLength: int.MaxValue),
+            ClientMessageId = reader.RequiredString("clientMessageId", MaxClientMessageIdLength),
+            Model = reader.OptionalString("model", MaxModelLength),
+            Provider = reader.OptionalString("provider", MaxModelLength),
+        },
+        ClientFrameTypes.GenerationCancel => new ClientFrame(type, id) { GenerationId = reader.RequiredGuid("generationId") },
+        _ => null,
+    };
+
+    /// <summary>Rules across fields, once each field is valid.</summary>
+    private static ClientFrameError? CheckRules(ClientFrame frame) =>
+        frame.Type == ClientFrameTypes.Subscribe && frame.After is not null && frame.GenerationId is null
+            ? new ClientFrameError(frame.Id, ErrorCodes.InvalidFrame, "'after' needs 'generationId'.")
+            : null;
 
     private static string Truncate(string value) => value.Length <= 40 ? value : value[..40] + "…";
 

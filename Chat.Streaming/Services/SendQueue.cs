@@ -5,9 +5,9 @@ namespace Chat.Streaming.Services;
 /// <summary>
 /// A connection's bounded queue of frames to send: any thread may add, one writer loop takes. It does what the
 /// connection used from <c>Channel.CreateBounded</c> (never-waiting writes, one waiting reader, completion) and no more,
-/// because a socket holds its queue for hours and an idle one is almost always empty. A bounded channel kept about
-/// 0.9 KB of reader, writer and waiter objects per socket (docs/BENCHMARKS.md, table 2); this keeps one object, and its
-/// array only from the first frame that had to wait.
+/// because a socket holds its queue for hours and an idle one is almost always empty. A bounded channel holds about
+/// 0.9 KB of reader, writer and waiter objects per socket; this keeps one object, and its array only from the first
+/// frame that had to wait.
 /// </summary>
 public sealed class SendQueue(int capacity) : IValueTaskSource<bool>, IThreadPoolWorkItem
 {
@@ -20,7 +20,7 @@ public sealed class SendQueue(int capacity) : IValueTaskSource<bool>, IThreadPoo
 
     // The reader's continuation runs on a thread-pool thread taken from the global queue (Execute), as a channel's does:
     // the writer is often the Redis fan-out loop, and the core's own "run asynchronously" queues to the calling thread's
-    // local queue, where a conversation's writers waited for the fan-out of a broadcast to finish (docs/BENCHMARKS.md).
+    // local queue, where a conversation's writers would wait for the fan-out of a broadcast to finish.
     private ManualResetValueTaskSourceCore<bool> _wait;
 
     public int Capacity { get; } = capacity > 0 ? capacity : throw new ArgumentOutOfRangeException(nameof(capacity));

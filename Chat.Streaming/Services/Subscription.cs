@@ -1,3 +1,5 @@
+using Chat.Messaging.Contracts;
+
 namespace Chat.Streaming.Services;
 
 /// <summary>
@@ -89,7 +91,7 @@ public sealed class Subscription(Guid conversationId, IFrameSink sink, int buffe
     {
         lock (_gate)
         {
-            if (_lastSeq.TryGetValue(frame.GenerationId, out var last) && frame.Seq <= last)
+            if (_lastSeq.TryGetValue(frame.GenerationId, out var last) && FrameSequence.IsDuplicate(last, frame.Seq))
             {
                 return false;
             }
@@ -143,7 +145,7 @@ public sealed class Subscription(Guid conversationId, IFrameSink sink, int buffe
 
     private void Forward(LiveFrame frame)
     {
-        if (_lastSeq.TryGetValue(frame.GenerationId, out var last) && frame.Seq <= last)
+        if (_lastSeq.TryGetValue(frame.GenerationId, out var last) && FrameSequence.IsDuplicate(last, frame.Seq))
         {
             return; // already sent (replay overlap or a duplicate publication)
         }

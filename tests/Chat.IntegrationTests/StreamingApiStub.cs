@@ -32,7 +32,7 @@ public sealed class StreamingApiStub : IAsyncDisposable
 
     public ConcurrentQueue<(string Method, string Path, string? Authorization, string? Prefer, string Body)> Requests { get; } = new();
 
-    public ConcurrentQueue<string> Cancels { get; } = new();
+    public ConcurrentQueue<Guid> Cancels { get; } = new();
 
     public int ChunksPerGeneration { get; set; } = 30;
 
@@ -63,12 +63,11 @@ public sealed class StreamingApiStub : IAsyncDisposable
     /// <summary>Listens on the cancel channel the way Chat.Api does.</summary>
     public async Task ListenForCancelsAsync()
     {
-        var queue = await Generations!.Redis.GetSubscriber().SubscribeAsync(RedisKeys.CancelChannel);
-        queue.OnMessage(message =>
+        // Subscribed for as long as the test Redis connection lives.
+        _ = await new GenerationCancelBus(Generations!.Redis).SubscribeAsync(id =>
         {
-            var text = (string?)message.Message ?? "";
-            Cancels.Enqueue(text);
-            if (Guid.TryParse(text, out var id) && _running.TryGetValue(id, out var cts))
+            Cancels.Enqueue(id);
+            if (_running.TryGetValue(id, out var cts))
             {
                 cts.Cancel();
             }

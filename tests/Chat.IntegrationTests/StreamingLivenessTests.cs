@@ -101,7 +101,7 @@ public sealed class StreamingLivenessTests(StreamingAppFixture fixture, ITestOut
         {
             while (seq - Volatile.Read(ref fastSeq) > 64 && !reader.IsCompleted)
             {
-                await Task.Delay(1);
+                await Task.Delay(1); // paces the publisher on purpose: polls how far the reading socket has got
             }
             await fixture.Generations.PublishAsync(StreamingGenerations.Chunk(conversationId, generationId, seq) with { Delta = pad });
         }

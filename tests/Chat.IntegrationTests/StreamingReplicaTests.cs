@@ -29,7 +29,7 @@ public sealed class StreamingReplicaTests(StreamingAppFixture fixture, ITestOutp
             for (var seq = 1; seq <= total; seq++)
             {
                 await fixture.Generations.PublishAsync(StreamingGenerations.Chunk(conversationId, generationId, seq));
-                await Task.Delay(20);
+                await Task.Delay(20); // paces the publisher on purpose: still streaming when the replica stops
             }
             await fixture.Generations.PublishAsync(StreamingGenerations.Completed(conversationId, generationId, messageId, total + 1));
         });

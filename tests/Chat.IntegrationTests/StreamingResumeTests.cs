@@ -27,7 +27,7 @@ public sealed class StreamingResumeTests(StreamingAppFixture fixture)
             for (var seq = 1; seq <= total; seq++)
             {
                 await fixture.Generations.PublishAsync(StreamingGenerations.Chunk(conversationId, generationId, seq));
-                await Task.Delay(seq % 10 == 0 ? 5 : 0);
+                await Task.Delay(seq % 10 == 0 ? 5 : 0); // paces the publisher on purpose: still streaming while the client moves
             }
             await fixture.Generations.PublishAsync(StreamingGenerations.Completed(conversationId, generationId, messageId, total + 1));
         });

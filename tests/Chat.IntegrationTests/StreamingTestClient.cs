@@ -56,7 +56,14 @@ public sealed class StreamingTestClient : IAsyncDisposable
     }
 
     /// <summary>Connects until the gateway puts the socket on a replica other than <paramref name="instance"/>.</summary>
-    public static async Task<StreamingTestClient> ConnectElsewhereAsync(Uri gateway, string token, string instance)
+    public static Task<StreamingTestClient> ConnectElsewhereAsync(Uri gateway, string token, string instance) =>
+        ConnectWhereAsync(gateway, token, landed => landed != instance, $"all landed on {instance}");
+
+    /// <summary>Connects until the gateway puts the socket on the replica <paramref name="instance"/>.</summary>
+    public static Task<StreamingTestClient> ConnectOnAsync(Uri gateway, string token, string instance) =>
+        ConnectWhereAsync(gateway, token, landed => landed == instance, $"missed {instance}");
+
+    private static async Task<StreamingTestClient> ConnectWhereAsync(Uri gateway, string token, Func<string, bool> accept, string failure)
     {
         var spare = new List<StreamingTestClient>();
         try
@@ -64,13 +71,13 @@ public sealed class StreamingTestClient : IAsyncDisposable
             for (var attempt = 0; attempt < 40; attempt++)
             {
                 var client = await ConnectAsync(gateway, token);
-                if (client.Instance != instance)
+                if (accept(client.Instance))
                 {
                     return client;
                 }
                 spare.Add(client); // keep it open so the next connection is not handed the same pooled connection
             }
-            throw new InvalidOperationException($"40 connections all landed on {instance}: is chat-streaming running 2 replicas?");
+            throw new InvalidOperationException($"40 connections {failure}: is chat-streaming running 2 replicas?");
         }
         finally
         {

@@ -271,7 +271,7 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
         // Another process: its own connection, publishing on the cancel channel.
         await using (var other = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{redis.Port}"))
         {
-            await other.GetSubscriber().PublishAsync(RedisKeys.CancelChannel, job.GenerationId.ToString("N"));
+            await new GenerationCancelBus(other).PublishAsync(job.GenerationId);
         }
 
         var outcome = await completion.WaitAsync(s_wait);

@@ -15,8 +15,9 @@ public sealed class ScriptedWebSocket : WebSocket
     private readonly List<string> _sent = [];
     private readonly List<TaskCompletionSource> _held = [];
     private readonly TaskCompletionSource _peerClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Channel<byte[]> _incoming = Channel.CreateUnbounded<byte[]>();
+    private readonly Channel<(byte[] Bytes, WebSocketMessageType Type)> _incoming = Channel.CreateUnbounded<(byte[], WebSocketMessageType)>();
     private byte[]? _reading; // the peer's frame being read, from _readOffset
+    private WebSocketMessageType _readingType;
     private int _readOffset;
     private int _sending;
     private WebSocketState _state = WebSocketState.Open;
@@ -61,7 +62,8 @@ public sealed class ScriptedWebSocket : WebSocket
         }
         foreach (var send in held)
         {
-            send.TrySetResult();
+            Interlocked.Decrement(ref _sending);
+            send.TrySetResult(); // the send's task is complete when this returns; its continuations run elsewhere
         }
     }
 
@@ -88,11 +90,14 @@ public sealed class ScriptedWebSocket : WebSocket
             Interlocked.Decrement(ref _sending);
             return ValueTask.CompletedTask;
         }
-        return new ValueTask(hold.Task.ContinueWith(_ => Interlocked.Decrement(ref _sending), TaskScheduler.Default));
+        return new ValueTask(hold.Task);
     }
 
     /// <summary>Queues a text frame from the peer; the connection reads it as it reads a real one, zero-byte wait first.</summary>
-    public void PeerSends(string text) => _incoming.Writer.TryWrite(Encoding.UTF8.GetBytes(text));
+    public void PeerSends(string text) => _incoming.Writer.TryWrite((Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text));
+
+    /// <summary>Queues a binary frame from the peer.</summary>
+    public void PeerSendsBinary(byte[] bytes) => _incoming.Writer.TryWrite((bytes, WebSocketMessageType.Binary));
 
     public override async ValueTask<ValueWebSocketReceiveResult> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
@@ -104,7 +109,7 @@ public sealed class ScriptedWebSocket : WebSocket
                 _state = WebSocketState.CloseReceived;
                 return new ValueWebSocketReceiveResult(0, WebSocketMessageType.Close, endOfMessage: true);
             }
-            _reading = await next;
+            (_reading, _readingType) = await next;
             _readOffset = 0;
         }
         var count = Math.Min(buffer.Length, _reading.Length - _readOffset);
@@ -115,7 +120,7 @@ public sealed class ScriptedWebSocket : WebSocket
         {
             _reading = null;
         }
-        return new ValueWebSocketReceiveResult(count, WebSocketMessageType.Text, end);
+        return new ValueWebSocketReceiveResult(count, _readingType, end);
     }
 
     public override Task CloseOutputAsync(WebSocketCloseStatus closeStatus, string? statusDescription, CancellationToken cancellationToken)

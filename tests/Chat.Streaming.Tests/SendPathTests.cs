@@ -1,12 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using System.Text;
 using System.Text.Json;
-using Chat.ServiceDefaults.Authentication;
 using Chat.Streaming.Services;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Chat.Streaming.Tests;
 
@@ -17,9 +13,9 @@ namespace Chat.Streaming.Tests;
 /// </summary>
 public sealed class SendPathTests : IDisposable
 {
-    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly TestConnections _connections = new();
 
-    public void Dispose() => _services.Dispose();
+    public void Dispose() => _connections.Dispose();
 
     [Fact]
     public async Task FramesQueuedBehindASendThatHasNotCompletedFollowItInOrder()
@@ -34,7 +30,8 @@ public sealed class SendPathTests : IDisposable
         {
             Assert.True(connection.TryEnqueue(Frame(0, n)));
         }
-        await Task.Delay(100);
+        // The writer loop has woken for the queued frames and taken the send side: from here it would send one of them.
+        await WaitUntilAsync(() => connection.Sender.WriterHoldsSendSide);
         Assert.Equal(2, socket.Sent.Count); // hello and frame 1, still in flight: nothing overtakes or joins it
         Assert.Equal(1, socket.HeldCount);
 
@@ -62,8 +59,9 @@ public sealed class SendPathTests : IDisposable
         {
             while (!stop.IsCancellationRequested)
             {
+                // Each stall lasts until a send is held (or the producers are done), then every held send completes.
                 socket.HoldSends = true;
-                await Task.Delay(1);
+                await WaitUntilAsync(() => socket.HeldCount > 0 || stop.IsCancellationRequested);
                 socket.ReleaseHeldSends();
                 await Task.Yield();
             }
@@ -115,23 +113,12 @@ public sealed class SendPathTests : IDisposable
         Assert.False(socket.OverlappingSends);
     }
 
-    private ChatConnection Create(ScriptedWebSocket socket, int sendQueueCapacity, int maxSubscriptions = 100)
-    {
-        var options = new StreamingOptions
+    private ChatConnection Create(ScriptedWebSocket socket, int sendQueueCapacity, int maxSubscriptions = 100) =>
+        _connections.Create(socket, o =>
         {
-            SendQueueCapacity = sendQueueCapacity,
-            CloseTimeout = TimeSpan.FromMilliseconds(500),
-            MaxSubscriptionsPerConnection = maxSubscriptions,
-        };
-        var services = new ConnectionServices(
-            Hub: null!, Api: null!, Authorizer: null!, Redis: null!, // a connection that never subscribes or sends does not touch them
-            new StreamingTelemetry(_services.GetRequiredService<IMeterFactory>()),
-            options,
-            TimeProvider.System,
-            NullLogger<ChatConnection>.Instance);
-        var user = new ChatUser("tenant", "user", new HashSet<string> { ChatScopes.Read });
-        return new ChatConnection(socket, user, "token", expiresAt: null, services);
-    }
+            o.SendQueueCapacity = sendQueueCapacity;
+            o.MaxSubscriptionsPerConnection = maxSubscriptions;
+        });
 
     [Fact]
     public async Task AFramesSpanStartsATraceOfItsOwnLinkedToTheConnectionsRequestSpan()
@@ -174,13 +161,5 @@ public sealed class SendPathTests : IDisposable
         return (json.RootElement.GetProperty("p").GetInt32(), json.RootElement.GetProperty("n").GetInt32());
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for the connection");
-            await Task.Delay(5);
-        }
-    }
+    private static Task WaitUntilAsync(Func<bool> condition) => TestConnections.WaitUntilAsync(condition);
 }

@@ -1,4 +1,3 @@
-using Chat.Streaming.Protocol;
 using Chat.Streaming.Services;
 using StackExchange.Redis;
 
@@ -10,22 +9,39 @@ namespace Chat.Streaming.Infrastructure;
 /// the connection is re-established (fire-and-forget SUBSCRIBEs, then the ConnectionRestored event); the restore then
 /// reads, for each interrupted conversation, every generation it was following from that generation's stream after the
 /// last seq delivered, delivers what is missing and sends <c>stream.restored</c>. A stream that is not there (Redis came
-/// back empty and the runner has not re-created it yet) is retried until <see cref="StreamingOptions.RedisRestoreGrace"/>
+/// back empty and the runner has not re-created it yet) is retried until the grace (<see cref="StreamingOptions.RedisRestoreGrace"/>)
 /// runs out; a live frame of that generation fills it at once. Whatever is still missing then is named in
 /// <c>stream.restored {recovered:false}</c>, so no socket is left waiting without a terminal frame or an instruction.
 /// </summary>
-public sealed partial class ConversationHub
+internal sealed class ConversationRestorer : IAsyncDisposable
 {
     private const int RestoreParallelism = 8;
+    private static readonly TimeSpan RetryInterval = TimeSpan.FromMilliseconds(500);
 
-    private readonly TimeSpan _restoreGrace;
+    private readonly ConversationHub _hub;
+    private readonly IConnectionMultiplexer _redis;
+    private readonly TimeSpan _grace;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Lock _gate = new();
     private readonly CancellationTokenSource _disposing = new();
     private int _failures; // subscription connections lost so far: a restore that sees it move knows Redis went away again
     private bool _restoreRequested; // under _gate
     private Task? _restoring; // under _gate: the restore loop while one runs
 
-    /// <summary>Completes when no restore is running (tests).</summary>
-    public Task RestoreIdle
+    public ConversationRestorer(ConversationHub hub, IConnectionMultiplexer redis, TimeSpan grace, TimeProvider time, ILogger logger)
+    {
+        _hub = hub;
+        _redis = redis;
+        _grace = grace;
+        _time = time;
+        _logger = logger;
+        _redis.ConnectionFailed += OnConnectionFailed;
+        _redis.ConnectionRestored += OnConnectionRestored;
+    }
+
+    /// <summary>Completes when no restore is running.</summary>
+    public Task Idle
     {
         get
         {
@@ -43,7 +59,7 @@ public sealed partial class ConversationHub
         await _disposing.CancelAsync();
         try
         {
-            await RestoreIdle;
+            await Idle;
         }
         catch (OperationCanceledException)
         {
@@ -60,28 +76,12 @@ public sealed partial class ConversationHub
             return;
         }
         Interlocked.Increment(ref _failures);
-        Topic[] topics;
-        lock (_gate)
-        {
-            topics = [.. _topics.Values];
-        }
         var told = 0;
-        foreach (var topic in topics)
+        foreach (var topic in _hub.Topics())
         {
             lock (topic.Gate)
             {
-                if (topic.Interrupted)
-                {
-                    continue; // already told: a reconnect attempt that failed again
-                }
-                topic.Interrupted = true;
-                topic.FillFromStartUntil = long.MaxValue;
-                var frame = InterruptedFrame(topic);
-                foreach (var subscription in topic.Subscribers)
-                {
-                    subscription.Notify(frame);
-                }
-                told++;
+                told += topic.InterruptLocked() ? 1 : 0;
             }
         }
         if (told > 0)
@@ -152,20 +152,16 @@ public sealed partial class ConversationHub
             StreamingLog.RestoreFailed(_logger, ex);
             return; // gone again: the next ConnectionRestored restarts
         }
-        List<Topic> topics;
-        lock (_gate)
-        {
-            topics = [.. _topics.Values];
-        }
+        IReadOnlyList<ConversationTopic> topics = _hub.Topics();
         StreamingLog.RedisRestored(_logger, topics.Count);
 
         // Passes over every interrupted topic until each is caught up (or Redis is gone again), retrying missing streams
         // until the grace runs out. A topic waiting for a stream holds no slot between passes.
-        var deadline = _time.GetTimestamp() + (long)(_restoreGrace.TotalSeconds * _time.TimestampFrequency);
+        var deadline = _time.GetTimestamp() + (long)(_grace.TotalSeconds * _time.TimestampFrequency);
         var options = new ParallelOptions { MaxDegreeOfParallelism = RestoreParallelism, CancellationToken = cancellationToken };
         for (var pass = 0; ; pass++)
         {
-            var again = new List<Topic>();
+            var again = new List<ConversationTopic>();
             var first = pass == 0;
             await Parallel.ForEachAsync(topics, options, async (topic, _) =>
             {
@@ -191,36 +187,15 @@ public sealed partial class ConversationHub
     /// has in its stream after the last seq delivered, and delivers it. True when the topic is done with: restored (or
     /// told what is lost once the grace ran out), not interrupted, or Redis went away again; false to retry.
     /// </summary>
-    private async Task<bool> RestorePassAsync(Topic topic, bool first, int failures, long deadline)
+    private async Task<bool> RestorePassAsync(ConversationTopic topic, bool first, int failures, long deadline)
     {
-        List<(Guid GenerationId, long After)> pending;
-        lock (topic.Gate)
+        if (PendingReads(topic, first) is not { } pending)
         {
-            if (!topic.Interrupted)
-            {
-                return true;
-            }
-            pending = first ? [.. topic.LastSeq.Select(p => (p.Key, p.Value))] : [];
-            foreach (var generationId in topic.Missing ?? [])
-            {
-                if (!first || !topic.LastSeq.ContainsKey(generationId))
-                {
-                    pending.Add((generationId, topic.LastSeq.TryGetValue(generationId, out var last) ? last : -1));
-                }
-            }
+            return true;
         }
         foreach (var (generationId, after) in pending)
         {
-            IReadOnlyList<LiveFrame>? stored;
-            try
-            {
-                stored = await ReadReplayAsync(topic.ConversationId, generationId, after);
-            }
-            catch (Exception ex) when (ex is RedisException or TimeoutException)
-            {
-                StreamingLog.ReplayFailed(_logger, ex, generationId);
-                stored = null;
-            }
+            var stored = await _hub.TryReadReplayAsync(topic, generationId, after);
             if (Volatile.Read(ref _failures) != failures)
             {
                 return true; // Redis went away again: the topic stays interrupted for the next restore
@@ -229,15 +204,41 @@ public sealed partial class ConversationHub
             {
                 if (stored is not null)
                 {
-                    CatchUpLocked(topic, generationId, stored);
+                    topic.CatchUpLocked(generationId, stored);
                 }
                 else
                 {
-                    (topic.Missing ??= []).Add(generationId);
+                    topic.MarkMissingLocked(generationId);
                 }
             }
         }
+        return TryFinish(topic, failures, deadline);
+    }
 
+    /// <summary>The generations a pass reads, each with the seq to read after; null when the topic is not interrupted.</summary>
+    private static List<(Guid GenerationId, long After)>? PendingReads(ConversationTopic topic, bool first)
+    {
+        lock (topic.Gate)
+        {
+            if (!topic.Interrupted)
+            {
+                return null;
+            }
+            List<(Guid GenerationId, long After)> pending = first ? [.. topic.LastSeq.Select(p => (p.Key, p.Value))] : [];
+            foreach (var generationId in topic.Missing ?? [])
+            {
+                if (!first || !topic.LastSeq.ContainsKey(generationId))
+                {
+                    pending.Add((generationId, topic.LastSeq.TryGetValue(generationId, out var last) ? last : -1));
+                }
+            }
+            return pending;
+        }
+    }
+
+    /// <summary>Ends the topic's interruption unless a stream is still missing within the grace; false to retry.</summary>
+    private bool TryFinish(ConversationTopic topic, int failures, long deadline)
+    {
         lock (topic.Gate)
         {
             if (Volatile.Read(ref _failures) != failures)
@@ -249,35 +250,20 @@ public sealed partial class ConversationHub
             {
                 return false; // retried on the next pass, unless a live frame fills it first
             }
-            FinishLocked(topic, missing is { Count: > 0 } ? [.. missing] : null);
+            Guid[]? unrecovered = missing is { Count: > 0 } ? [.. missing] : null;
+            if (unrecovered is not null)
+            {
+                StreamingLog.TopicNotRecovered(_logger, topic.ConversationId, unrecovered.Length);
+            }
+            topic.FinishLocked(unrecovered, _grace);
             return true;
         }
     }
 
-    /// <summary>Ends the interruption: <c>stream.restored</c> to every subscriber, recovered unless <paramref name="unrecovered"/>.</summary>
-    private void FinishLocked(Topic topic, Guid[]? unrecovered)
-    {
-        topic.Interrupted = false;
-        topic.Missing = null;
-        // Generations whose frames were held for the restore may still turn up without their start for a while.
-        topic.FillFromStartUntil = _time.GetTimestamp() + (long)(_restoreGrace.TotalSeconds * _time.TimestampFrequency);
-        if (unrecovered is not null)
-        {
-            StreamingLog.TopicNotRecovered(_logger, topic.ConversationId, unrecovered.Length);
-        }
-        var frame = LiveFrame.Control(topic.ConversationId,
-            ServerFrames.Encode(new StreamRestoredFrame(topic.ConversationId, unrecovered is null, unrecovered)));
-        foreach (var subscription in topic.Subscribers)
-        {
-            subscription.Notify(frame);
-        }
-    }
-
-    /// <summary>Retries a missing stream every half second, or at the deadline if that is sooner.</summary>
+    /// <summary>Retries a missing stream every <see cref="RetryInterval"/>, or at the deadline if that is sooner.</summary>
     private TimeSpan RetryDelay(long deadline)
     {
         var left = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
-        var delay = TimeSpan.FromMilliseconds(500);
-        return left < delay ? (left > TimeSpan.Zero ? left : TimeSpan.Zero) : delay;
+        return left < RetryInterval ? (left > TimeSpan.Zero ? left : TimeSpan.Zero) : RetryInterval;
     }
 }
