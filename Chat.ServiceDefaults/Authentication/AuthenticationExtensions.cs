@@ -74,18 +74,8 @@ public static class AuthenticationExtensions
     private static void Configure(JwtBearerOptions bearer, ChatJwtOptions chat, bool allowQueryStringToken, bool cacheTokens)
     {
         bearer.MapInboundClaims = false;
-        // After MapInboundClaims, which sets itself on the JsonWebTokenHandler these wrap. A token naming two users or
-        // tenants is invalid (401) in every service; the cache keeps only tokens that passed that check too.
-        for (var i = 0; i < bearer.TokenHandlers.Count; i++)
-        {
-            if (bearer.TokenHandlers[i] is not (ValidatedTokenCache or SingleIdentityTokenHandler))
-            {
-                var checkedHandler = new SingleIdentityTokenHandler(bearer.TokenHandlers[i]);
-                bearer.TokenHandlers[i] = cacheTokens && chat.ValidatedTokenCacheSize > 0
-                    ? new ValidatedTokenCache(checkedHandler, TimeProvider.System, chat.ValidatedTokenCacheSize)
-                    : checkedHandler;
-            }
-        }
+        // After MapInboundClaims, which sets itself on the JsonWebTokenHandler these wrap.
+        WrapTokenHandlers(bearer, cacheTokens ? chat.ValidatedTokenCacheSize : 0);
         bearer.Audience = chat.Audience;
         bearer.TokenValidationParameters.ValidAudience = chat.Audience;
         bearer.TokenValidationParameters.ValidateAudience = true;
@@ -93,7 +83,31 @@ public static class AuthenticationExtensions
         bearer.TokenValidationParameters.RequireExpirationTime = true;
         bearer.TokenValidationParameters.ClockSkew = chat.ClockSkew;
         bearer.TokenValidationParameters.NameClaimType = ChatUser.SubjectClaim;
+        ConfigureSigning(bearer, chat);
+        bearer.Events = Events(allowQueryStringToken);
+    }
 
+    /// <summary>
+    /// A token naming two users or tenants is invalid (401) in every service; with a <paramref name="cacheSize"/> above 0
+    /// the tokens that pass (that check too) are remembered.
+    /// </summary>
+    private static void WrapTokenHandlers(JwtBearerOptions bearer, int cacheSize)
+    {
+        for (var i = 0; i < bearer.TokenHandlers.Count; i++)
+        {
+            if (bearer.TokenHandlers[i] is not (ValidatedTokenCache or SingleIdentityTokenHandler))
+            {
+                var checkedHandler = new SingleIdentityTokenHandler(bearer.TokenHandlers[i]);
+                bearer.TokenHandlers[i] = cacheSize > 0
+                    ? new ValidatedTokenCache(checkedHandler, TimeProvider.System, cacheSize)
+                    : checkedHandler;
+            }
+        }
+    }
+
+    /// <summary>Keys and issuer from the OIDC authority's metadata, or the development signing key and issuer.</summary>
+    private static void ConfigureSigning(JwtBearerOptions bearer, ChatJwtOptions chat)
+    {
         if (!string.IsNullOrWhiteSpace(chat.Authority))
         {
             bearer.Authority = chat.Authority;
@@ -111,34 +125,35 @@ public static class AuthenticationExtensions
             bearer.TokenValidationParameters.IssuerSigningKey = new SymmetricSecurityKey(Encoding.UTF8.GetBytes(chat.SigningKey!));
             bearer.TokenValidationParameters.ValidAlgorithms = [SecurityAlgorithms.HmacSha256];
         }
-
-        bearer.Events = new JwtBearerEvents
-        {
-            OnMessageReceived = ctx =>
-            {
-                if (allowQueryStringToken && string.IsNullOrEmpty(ctx.Token) && QueryStringToken.Read(ctx.Request) is { } token)
-                {
-                    ctx.Token = token;
-                }
-                return Task.CompletedTask;
-            },
-            OnChallenge = ctx =>
-            {
-                // Same RFC 6750 header the default challenge sends, plus a problem-details body with a stable code.
-                ctx.HandleResponse();
-                var (code, description) = ctx.AuthenticateFailure switch
-                {
-                    SecurityTokenExpiredException => ("token_expired", "The token has expired."),
-                    not null => ("invalid_token", "The token is not valid."),
-                    null => ("unauthorized", "A bearer token is required."),
-                };
-                ctx.Response.Headers.WWWAuthenticate = ctx.AuthenticateFailure is null
-                    ? "Bearer"
-                    : $"Bearer error=\"invalid_token\", error_description=\"{description}\"";
-                return ProblemResponses.WriteAsync(ctx.HttpContext, StatusCodes.Status401Unauthorized, code, "Unauthorized", description);
-            },
-            OnForbidden = ctx => ProblemResponses.WriteAsync(
-                ctx.HttpContext, StatusCodes.Status403Forbidden, "forbidden", "Forbidden", "The token lacks a scope this operation needs."),
-        };
     }
+
+    /// <summary>Where a token may come from, and the problem bodies of a 401 and a 403.</summary>
+    private static JwtBearerEvents Events(bool allowQueryStringToken) => new()
+    {
+        OnMessageReceived = ctx =>
+        {
+            if (allowQueryStringToken && string.IsNullOrEmpty(ctx.Token) && QueryStringToken.Read(ctx.Request) is { } token)
+            {
+                ctx.Token = token;
+            }
+            return Task.CompletedTask;
+        },
+        OnChallenge = ctx =>
+        {
+            // Same RFC 6750 header the default challenge sends, plus a problem-details body with a stable code.
+            ctx.HandleResponse();
+            var (code, description) = ctx.AuthenticateFailure switch
+            {
+                SecurityTokenExpiredException => ("token_expired", "The token has expired."),
+                not null => ("invalid_token", "The token is not valid."),
+                null => ("unauthorized", "A bearer token is required."),
+            };
+            ctx.Response.Headers.WWWAuthenticate = ctx.AuthenticateFailure is null
+                ? "Bearer"
+                : $"Bearer error=\"invalid_token\", error_description=\"{description}\"";
+            return ProblemResponses.WriteAsync(ctx.HttpContext, StatusCodes.Status401Unauthorized, code, "Unauthorized", description);
+        },
+        OnForbidden = ctx => ProblemResponses.WriteAsync(
+            ctx.HttpContext, StatusCodes.Status403Forbidden, "forbidden", "Forbidden", "The token lacks a scope this operation needs."),
+    };
 }

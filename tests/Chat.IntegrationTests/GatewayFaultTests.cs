@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -21,13 +20,15 @@ public sealed class GatewayFaultTests(ChatAppFixture fixture)
     [Fact]
     public async Task GatewayAnswersProblemDetailsWhileNoReplicaAnswers()
     {
-        var api = await ReplicasAsync("chat-api");
-        var streaming = await ReplicasAsync("chat-streaming");
+        var api = await ResourceFaults.ReplicaIdsAsync(fixture.App, "chat-api");
+        var streaming = await ResourceFaults.ReplicaIdsAsync(fixture.App, "chat-streaming");
         Assert.Equal(2, api.Count);
         Assert.Equal(2, streaming.Count);
         try
         {
-            await Task.WhenAll(api.Concat(streaming).Select(StopAsync));
+            // Stopped through the orchestrator: SIGKILLing every replica instead leaves its proxy holding the gateway's
+            // connection with no answer until YARP's 100 s activity timeout (a known gap, docs/API.md "Gateway errors").
+            await Task.WhenAll(api.Concat(streaming).Select(r => ResourceFaults.StopAsync(fixture.App, r)));
             // Longer than YARP's activity timeout (100 s): the development proxy in front of stopped replicas sometimes
             // holds the connection without answering (docs/API.md, "Gateway errors"); the answer is then a 504 problem.
             using var gateway = new HttpClient { BaseAddress = fixture.GatewayUri, Timeout = TimeSpan.FromSeconds(130) };
@@ -62,7 +63,8 @@ public sealed class GatewayFaultTests(ChatAppFixture fixture)
         }
         finally
         {
-            await Task.WhenAll(api.Concat(streaming).Select(StartAsync));
+            // As long as a start of the app host may take: four replicas starting at once on a busy 2-core machine are slow.
+            await Task.WhenAll(api.Concat(streaming).Select(r => ResourceFaults.StartAsync(fixture.App, r, ChatAppFixture.StartTimeout)));
             await WaitHealthyAsync(fixture.GatewayUri, "gateway");
         }
     }
@@ -70,12 +72,11 @@ public sealed class GatewayFaultTests(ChatAppFixture fixture)
     [Fact]
     public async Task GatewayKeepsAnsweringWhenOneApiReplicaIsKilled()
     {
-        var replicas = await ReplicasAsync("chat-api");
-        var victim = replicas[0];
+        var victim = (await ResourceFaults.ReplicaIdsAsync(fixture.App, "chat-api"))[0];
         var token = TestTokens.Create("fault-user", $"fault-{Guid.NewGuid():N}");
         try
         {
-            KillProcessTree(await PidOfAsync(victim));
+            await ResourceFaults.KillAsync(fixture.App, victim);
             var failures = new List<string>();
             for (var i = 0; i < 40; i++)
             {
@@ -91,7 +92,7 @@ public sealed class GatewayFaultTests(ChatAppFixture fixture)
         }
         finally
         {
-            await StartAsync(victim);
+            await ResourceFaults.StartAsync(fixture.App, victim);
         }
     }
 
@@ -111,9 +112,9 @@ public sealed class GatewayFaultTests(ChatAppFixture fixture)
             Assert.True(healthy.StatusCode == HttpStatusCode.OK, $"{name} before the pause: {(int)healthy.StatusCode}");
         }
 
-        var redis = await PidOfAsync((await ReplicasAsync("cache")).Single());
+        var redis = ResourceFaults.ServiceProcessId(fixture.App, "cache");
         Assert.Equal("redis-server", (await File.ReadAllTextAsync($"/proc/{redis}/comm")).Trim());
-        Signal(redis, "STOP");
+        await ResourceFaults.PauseAsync(fixture.App, "cache");
         try
         {
             foreach (var (name, uri) in services)
@@ -130,7 +131,7 @@ public sealed class GatewayFaultTests(ChatAppFixture fixture)
         }
         finally
         {
-            Signal(redis, "CONT");
+            await ResourceFaults.ResumeAsync(fixture.App, "cache");
         }
 
         // Whole again before the next test: every service healthy (bounded polling).
@@ -171,112 +172,22 @@ public sealed class GatewayFaultTests(ChatAppFixture fixture)
         return response;
     }
 
+    /// <summary>Bounded polling until the service's <c>/health</c> answers 200.</summary>
     private static async Task WaitHealthyAsync(Uri service, string name)
     {
         using var client = new HttpClient { BaseAddress = service, Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = DateTime.UtcNow + ChatAppFixture.StartTimeout;
-        while (true)
+        await Poll.UntilAsync(async () =>
         {
             try
             {
                 using var response = await client.GetAsync("/health");
-                if (response.StatusCode == HttpStatusCode.OK)
-                {
-                    return;
-                }
+                return response.StatusCode == HttpStatusCode.OK;
             }
             catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
             {
-                // Not answering yet.
+                return false; // not answering yet
             }
-            Assert.True(DateTime.UtcNow < deadline, $"{name} did not become healthy again");
-            await Task.Delay(250);
-        }
-    }
-
-    /// <summary>The resource ids of a resource's replicas (one id for a resource without replicas).</summary>
-    private async Task<List<string>> ReplicasAsync(string name)
-    {
-        var expected = name is "chat-api" or "chat-streaming" ? 2 : 1;
-        var ids = new List<string>();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        await foreach (var e in fixture.Notifications.WatchAsync(cts.Token))
-        {
-            if (e.Resource.Name == name && !ids.Contains(e.ResourceId))
-            {
-                ids.Add(e.ResourceId);
-                if (ids.Count == expected)
-                {
-                    break;
-                }
-            }
-        }
-        return ids;
-    }
-
-    private async Task<int> PidOfAsync(string resourceId)
-    {
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        await foreach (var e in fixture.Notifications.WatchAsync(cts.Token))
-        {
-            if (e.ResourceId == resourceId && e.Snapshot.State?.Text == KnownResourceStates.Running
-                && e.Snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid")?.Value?.ToString() is { } pid)
-            {
-                return int.Parse(pid, CultureInfo.InvariantCulture);
-            }
-        }
-        throw new InvalidOperationException($"No process id for {resourceId}.");
-    }
-
-    /// <summary>
-    /// Stops a replica through the orchestrator. (SIGKILLing every replica instead leaves the proxy holding the gateway's
-    /// connection with no answer until YARP's 100 s activity timeout: a known gap, docs/API.md "Gateway errors".)
-    /// </summary>
-    private async Task StopAsync(string resourceId)
-    {
-        using var cts = new CancellationTokenSource(ChatAppFixture.StepTimeout);
-        // Not asserted: on machines whose init does not reap orphans the orchestrator may report a failure for a process
-        // that did stop. The state it reports next is what counts.
-        await fixture.App.ResourceCommands.ExecuteCommandAsync(resourceId, "resource-stop", cts.Token);
-        await WaitForStateAsync(resourceId, e => e.Snapshot.State?.Text is not (null or "Running" or "Starting" or "Stopping"), cts.Token);
-    }
-
-    /// <summary>Starts a replica again (stopped or killed) and waits until it is running and healthy.</summary>
-    private async Task StartAsync(string resourceId)
-    {
-        // As long as a start of the app host may take: four replicas starting at once on a busy 2-core machine are slow.
-        using var cts = new CancellationTokenSource(ChatAppFixture.StartTimeout);
-        // A killed process is noticed by the orchestrator shortly after; start only once it is seen as not running.
-        await WaitForStateAsync(resourceId, e => e.Snapshot.State?.Text is not (null or "Running" or "Starting" or "Stopping"), cts.Token);
-        var result = await fixture.App.ResourceCommands.ExecuteCommandAsync(resourceId, "resource-start", cts.Token);
-        Assert.True(result.Success, $"start {resourceId}: {result.Message}");
-        await WaitForStateAsync(resourceId, e => e.Snapshot.State?.Text == KnownResourceStates.Running
-            && e.Snapshot.HealthStatus == Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, cts.Token);
-    }
-
-    private async Task WaitForStateAsync(string resourceId, Func<ResourceEvent, bool> reached, CancellationToken cancellationToken)
-    {
-        await foreach (var e in fixture.Notifications.WatchAsync(cancellationToken))
-        {
-            if (e.ResourceId == resourceId && reached(e))
-            {
-                return;
-            }
-        }
-    }
-
-    /// <summary>SIGKILLs a project replica: the <c>dotnet run</c> wrapper the orchestrator started and the service under it.</summary>
-    private static void KillProcessTree(int pid)
-    {
-        using var process = Process.GetProcessById(pid);
-        process.Kill(entireProcessTree: true);
-        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(10)), $"process {pid} survived SIGKILL");
-    }
-
-    private static void Signal(int pid, string signal)
-    {
-        using var kill = Process.Start("kill", [$"-{signal}", pid.ToString(CultureInfo.InvariantCulture)]);
-        Assert.True(kill.WaitForExit(TimeSpan.FromSeconds(10)) && kill.ExitCode == 0, $"kill -{signal} {pid} failed");
+        }, ChatAppFixture.StartTimeout, $"{name} to be healthy again", TimeSpan.FromMilliseconds(250));
     }
 }
 

@@ -5,17 +5,7 @@ namespace Chat.IntegrationTests;
 /// sees the fault. Replies of the local model last ~20 s (20 tokens/s, at least 400 tokens): long enough to kill
 /// something in the middle of many at once, even on a loaded machine.
 /// </summary>
-public sealed class GenerationFaultFixture : IAsyncLifetime
-{
-    public ChatAppFixture Chat { get; } = new()
-    {
-        ExtraArgs = ["--Llm:Local:TokensPerSecond=20", "--Llm:Local:MinReplyTokens=400"],
-    };
-
-    public Task InitializeAsync() => Chat.InitializeAsync();
-
-    public Task DisposeAsync() => Chat.DisposeAsync();
-}
+public sealed class GenerationFaultFixture() : ChatAppFixture(["--Llm:Local:TokensPerSecond=20", "--Llm:Local:MinReplyTokens=400"]);
 
 [CollectionDefinition(Name)]
 public sealed class GenerationFaultCollection : ICollectionFixture<GenerationFaultFixture>

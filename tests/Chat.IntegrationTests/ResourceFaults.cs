@@ -6,8 +6,8 @@ using Npgsql;
 namespace Chat.IntegrationTests;
 
 /// <summary>
-/// Faults for integration tests against a running app host: kill a resource's process as a crash would, start it again
-/// through the orchestrator, or freeze and thaw it. A resource is named by its name (<c>postgres</c>, <c>cache</c>,
+/// Faults for integration tests against a running app host: kill a resource's process as a crash would, stop it or
+/// start it again through the orchestrator, or freeze and thaw it. A resource is named by its name (<c>postgres</c>, <c>cache</c>,
 /// <c>chat-api</c>) or, for one replica, by its resource id (<c>chat-streaming-abcdwxyz</c>; see
 /// <see cref="StreamingReplicas.ResourceOfAsync"/>). The process is found from the resource snapshot's
 /// <c>executable.pid</c>; for a project that is the <c>dotnet run</c> wrapper, and the fault goes to the service process
@@ -44,49 +44,72 @@ public static class ResourceFaults
         var root = ServiceProcessId(app, resource);
         // Stop the root first so it cannot fork (a postmaster starting a backend) while its tree is read and killed.
         Signal(root, SigStop);
-        var tree = ProcessTree(root);
+        var tree = ProcFs.ProcessTree(root);
         foreach (var pid in Enumerable.Reverse(tree))
         {
             Signal(pid, SigKill);
         }
 
+        await Poll.UntilAsync(() => tree.All(ProcFs.IsGone), Timeout, $"processes {string.Join(',', tree)} of {resource} to exit", TimeSpan.FromMilliseconds(50));
         using var cts = new CancellationTokenSource(Timeout);
-        await PollAsync(() => tree.All(IsGone), $"processes {string.Join(',', tree)} of {resource} to exit", cts.Token);
-        await WaitForStateAsync(app, resource, s => s != KnownResourceStates.Running, "to leave Running", cts.Token);
+        await WaitForStateAsync(app, resource, s => s != KnownResourceStates.Running, "to leave Running", Timeout, cts.Token);
         // The test process's own pooled connections to a killed PostgreSQL are dead; the next test must not lease one.
         NpgsqlConnection.ClearAllPools();
     }
 
-    /// <summary>Starts a stopped (or killed) resource through the orchestrator and waits until it is running and healthy.</summary>
-    public static async Task StartAsync(DistributedApplication app, string resource)
+    /// <summary>
+    /// Starts a stopped (or killed) resource through the orchestrator and waits until it is running and healthy, at most
+    /// <paramref name="timeout"/> (default <see cref="Timeout"/>; several services starting at once on a busy machine need more).
+    /// </summary>
+    public static async Task StartAsync(DistributedApplication app, string resource, TimeSpan? timeout = null)
     {
-        using var cts = new CancellationTokenSource(Timeout);
+        var bound = timeout ?? Timeout;
+        using var cts = new CancellationTokenSource(bound);
         var id = ResourceId(app, resource);
         var result = await app.ResourceCommands.ExecuteCommandAsync(id, "resource-start", cts.Token);
         Assert.True(result.Success, $"resource-start {id}: {result.Message}");
-        await WaitForStateAsync(app, id, s => s == KnownResourceStates.Running, "to run", cts.Token, healthy: true);
+        await WaitForStateAsync(app, id, s => s == KnownResourceStates.Running, "to run", bound, cts.Token, healthy: true);
     }
 
-    /// <summary>SIGSTOPs the resource's process and every process under it: it keeps its sockets and answers nothing.</summary>
-    public static Task PauseAsync(DistributedApplication app, string resource)
+    /// <summary>
+    /// Stops a resource through the orchestrator, as the dashboard's Stop does, and waits until it is reported stopped.
+    /// Unlike a kill, the orchestrator's proxy then refuses connections to it at once.
+    /// </summary>
+    public static async Task StopAsync(DistributedApplication app, string resource)
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        var id = ResourceId(app, resource);
+        // Not asserted: on machines whose init does not reap orphans the orchestrator may report a failure for a process
+        // that did stop. The state it reports next is what counts.
+        await app.ResourceCommands.ExecuteCommandAsync(id, "resource-stop", cts.Token);
+        await WaitForStateAsync(app, id, s => s is not (null or "Running" or "Starting" or "Stopping"), "to stop", Timeout, cts.Token);
+    }
+
+    /// <summary>
+    /// SIGSTOPs the resource's process and every process under it, and waits until each is stopped: it keeps its sockets
+    /// and answers nothing.
+    /// </summary>
+    public static async Task PauseAsync(DistributedApplication app, string resource)
     {
         var root = ServiceProcessId(app, resource);
         Signal(root, SigStop);
-        foreach (var pid in ProcessTree(root).Skip(1))
+        var tree = ProcFs.ProcessTree(root);
+        foreach (var pid in tree.Skip(1))
         {
             Signal(pid, SigStop);
         }
-        return Task.CompletedTask;
+        await Poll.UntilAsync(() => tree.All(pid => ProcFs.IsStopped(pid) || ProcFs.IsGone(pid)), Timeout, $"processes {string.Join(',', tree)} of {resource} to stop");
     }
 
-    /// <summary>SIGCONTs what <see cref="PauseAsync"/> stopped.</summary>
-    public static Task ResumeAsync(DistributedApplication app, string resource)
+    /// <summary>SIGCONTs what <see cref="PauseAsync"/> stopped, and waits until none is stopped any more.</summary>
+    public static async Task ResumeAsync(DistributedApplication app, string resource)
     {
-        foreach (var pid in Enumerable.Reverse(ProcessTree(ServiceProcessId(app, resource))))
+        var tree = ProcFs.ProcessTree(ServiceProcessId(app, resource));
+        foreach (var pid in Enumerable.Reverse(tree))
         {
             Signal(pid, SigCont);
         }
-        return Task.CompletedTask;
+        await Poll.UntilAsync(() => !tree.Any(ProcFs.IsStopped), Timeout, $"processes {string.Join(',', tree)} of {resource} to run again");
     }
 
     /// <summary>The process that really is the resource: <c>executable.pid</c>, or for a project the service under its <c>dotnet run</c>.</summary>
@@ -97,7 +120,7 @@ public static class ResourceFaults
         Assert.True(int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var pid),
             $"{resource} has no process id (state {state.Snapshot.State?.Text}).");
         // A project runs as `dotnet run --project …`, whose child is the service itself.
-        while (IsDotnetRun(pid) && Children(pid).ToList() is [var child])
+        while (ProcFs.IsDotnetRun(pid) && ProcFs.Children(pid).ToList() is [var child])
         {
             pid = child;
         }
@@ -133,7 +156,8 @@ public static class ResourceFaults
     }
 
     private static async Task WaitForStateAsync(
-        DistributedApplication app, string resource, Func<string?, bool> state, string what, CancellationToken cancellationToken, bool healthy = false)
+        DistributedApplication app, string resource, Func<string?, bool> state, string what, TimeSpan bound, CancellationToken cancellationToken,
+        bool healthy = false)
     {
         var id = ResourceId(app, resource);
         var notifications = app.Services.GetRequiredService<ResourceNotificationService>();
@@ -152,73 +176,7 @@ public static class ResourceFaults
         {
         }
         notifications.TryGetCurrentState(id, out var last);
-        Assert.Fail($"{id} did not come {what} within {Timeout.TotalSeconds:0} s (state {last?.Snapshot.State?.Text}, health {last?.Snapshot.HealthStatus}).");
-    }
-
-    private static async Task PollAsync(Func<bool> condition, string what, CancellationToken cancellationToken)
-    {
-        while (!condition())
-        {
-            if (cancellationToken.IsCancellationRequested)
-            {
-                Assert.Fail($"Timed out waiting for {what}.");
-            }
-            await Task.Delay(50, CancellationToken.None);
-        }
-    }
-
-    /// <summary><paramref name="root"/> and every descendant, parents before children.</summary>
-    private static List<int> ProcessTree(int root)
-    {
-        var tree = new List<int> { root };
-        for (var i = 0; i < tree.Count; i++)
-        {
-            tree.AddRange(Children(tree[i]));
-        }
-        return tree;
-    }
-
-    private static IEnumerable<int> Children(int parent)
-    {
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
-        {
-            if (int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
-                && Stat(pid) is { } stat && stat.ParentId == parent)
-            {
-                yield return pid;
-            }
-        }
-    }
-
-    /// <summary>Gone, or a zombie (dead, only waiting to be reaped: it holds no port, file or shared memory).</summary>
-    private static bool IsGone(int pid) => Stat(pid) is not { } stat || stat.State is 'Z' or 'X';
-
-    private static (char State, int ParentId)? Stat(int pid)
-    {
-        try
-        {
-            // "pid (comm) S ppid …": comm may hold spaces and parentheses, so read after the last ')'.
-            var text = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
-            return (fields[0][0], int.Parse(fields[1], CultureInfo.InvariantCulture));
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
-
-    private static bool IsDotnetRun(int pid)
-    {
-        try
-        {
-            var args = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
-            return args.Length > 1 && Path.GetFileName(args[0]) == "dotnet" && args.Contains("run");
-        }
-        catch (IOException)
-        {
-            return false;
-        }
+        Assert.Fail($"{id} did not come {what} within {bound.TotalSeconds:0} s (state {last?.Snapshot.State?.Text}, health {last?.Snapshot.HealthStatus}).");
     }
 
     private static void Signal(int pid, int signal)

@@ -78,14 +78,18 @@ public sealed class ResourceFaultsTests(ChatAppFixture fixture, ITestOutputHelpe
     public async Task PausedPostgresAnswersNothingUntilResumedAndLosesNothing()
     {
         await using var connection = await ApiTestClient.OpenDatabaseAsync(fixture);
+        var backend = connection.ProcessID;
         await ResourceFaults.PauseAsync(fixture.App, "postgres");
         Task<object?> query;
         try
         {
+            Assert.True(ProcFs.IsStopped(backend), $"backend {backend} is not paused");
             await using var command = new NpgsqlCommand("select 42", connection);
             query = command.ExecuteScalarAsync();
-            // Not a synchronisation: a frozen server must not answer however long one waits; a second is enough to see it.
-            Assert.NotSame(query, await Task.WhenAny(query, Task.Delay(TimeSpan.FromSeconds(1))));
+            // The query has reached the server: its bytes wait, unread, in the paused backend's socket. Only that backend
+            // could answer it, so the client must still be waiting (not failed, not answered).
+            await Poll.UntilAsync(() => ProcFs.UnreadTcpBytes(backend) > 0, ResourceFaults.Timeout, "the query to reach the paused backend", TimeSpan.FromMilliseconds(20));
+            Assert.False(query.IsCompleted, $"the query ended while the server was paused: {query.Status}");
         }
         finally
         {

@@ -1,5 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
 namespace Chat.IntegrationTests;
@@ -9,12 +7,25 @@ namespace Chat.IntegrationTests;
 /// <see cref="StreamingApiStub"/> instead of Chat.Api, so the streaming tier is tested against the documented API
 /// contract on its own. The tests in StreamingApiTests run the same flows against the real Chat.Api.
 /// </summary>
-public sealed class StreamingAppFixture : IAsyncLifetime
+public class StreamingAppFixture : IAsyncLifetime
 {
     public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(2);
     // Long enough that a live client on a loaded CI machine is never mistaken for a dead one; short enough to test.
     public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(6);
     public const int SendQueueCapacity = 256;
+
+    private readonly bool _testSettings;
+
+    public StreamingAppFixture()
+        : this(testSettings: true)
+    {
+    }
+
+    /// <param name="testSettings">
+    /// The shared fixture's short heartbeat, idle timeout and send queue, and a per-user request budget the load test
+    /// cannot exhaust; without them, the services' own settings.
+    /// </param>
+    protected StreamingAppFixture(bool testSettings) => _testSettings = testSettings;
 
     public DistributedApplication App { get; private set; } = null!;
 
@@ -31,34 +42,8 @@ public sealed class StreamingAppFixture : IAsyncLifetime
     {
         Api = await StreamingApiStub.StartAsync();
         using var cts = new CancellationTokenSource(ChatAppFixture.StartTimeout);
-        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Chat_AppHost>(
-            ["--Infrastructure:Ephemeral=true", $"--Parameters:jwt-signing-key={TestTokens.SigningKey}"], cts.Token);
-        builder.Services.AddLogging(logging =>
-        {
-            logging.SetMinimumLevel(LogLevel.Information);
-            logging.AddFilter("Aspire.Hosting.Dcp", LogLevel.Warning);
-            logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-            logging.AddSimpleConsole();
-        });
-        var streaming = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "chat-streaming");
-        builder.CreateResourceBuilder(streaming)
-            .WithEnvironment("Streaming__ChatApiAddress", Api.Address.ToString())
-            // Short timings so heartbeat, dead-peer and slow-consumer behaviour is observable within a test.
-            .WithEnvironment("Streaming__HeartbeatInterval", HeartbeatInterval.ToString())
-            .WithEnvironment("Streaming__IdleTimeout", IdleTimeout.ToString())
-            .WithEnvironment("Streaming__SendQueueCapacity", SendQueueCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture));
-
-        // The load test opens ~2,000 sockets as one user; the gateway's per-user request budget is not what it measures.
-        var gateway = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "gateway");
-        builder.CreateResourceBuilder(gateway).WithEnvironment("Gateway__RateLimit__UserPermits", "1000000");
-
-        App = await builder.BuildAsync(cts.Token);
-        await App.StartAsync(cts.Token);
-        var notifications = App.Services.GetRequiredService<ResourceNotificationService>();
-        foreach (var name in new[] { "cache", "chat-streaming", "gateway" })
-        {
-            await notifications.WaitForResourceHealthyAsync(name, cts.Token);
-        }
+        App = await TestAppHost.BuildAsync([], Configure, cts.Token);
+        await TestAppHost.StartAsync(App, ["cache", "chat-streaming", "gateway"], cts.Token);
         GatewayUri = App.GetEndpoint("gateway", "http");
         StreamingUri = App.GetEndpoint("chat-streaming", "http");
 
@@ -77,15 +62,27 @@ public sealed class StreamingAppFixture : IAsyncLifetime
         {
             await Api.DisposeAsync();
         }
-        if (App is not null)
-        {
-            await App.StopAsync().WaitAsync(ChatAppFixture.StepTimeout);
-            await App.DisposeAsync().AsTask().WaitAsync(ChatAppFixture.StepTimeout);
-        }
+        await TestAppHost.StopAsync(App);
         if (Generations is not null)
         {
             await Generations.Redis.DisposeAsync();
         }
+    }
+
+    private void Configure(IDistributedApplicationTestingBuilder builder)
+    {
+        var streaming = builder.Project("chat-streaming").WithEnvironment("Streaming__ChatApiAddress", Api.Address.ToString());
+        if (!_testSettings)
+        {
+            return;
+        }
+        streaming
+            // Short timings so heartbeat, dead-peer and slow-consumer behaviour is observable within a test.
+            .WithEnvironment("Streaming__HeartbeatInterval", HeartbeatInterval.ToString())
+            .WithEnvironment("Streaming__IdleTimeout", IdleTimeout.ToString())
+            .WithEnvironment("Streaming__SendQueueCapacity", SendQueueCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        // The load test opens ~2,000 sockets as one user; the gateway's per-user request budget is not what it measures.
+        builder.Project("gateway").WithEnvironment("Gateway__RateLimit__UserPermits", "1000000");
     }
 }
 

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -45,7 +46,7 @@ public sealed class ValidatedTokenCacheTests
     public async Task AValidTokenIsValidatedOnceAndEachRequestGetsItsOwnIdentity()
     {
         var inner = new CountingHandler();
-        var cache = new ValidatedTokenCache(inner, TimeProvider.System);
+        using var cache = new ValidatedTokenCache(inner, TimeProvider.System);
         var token = Token("user-1", DateTime.UtcNow.AddHours(1));
 
         var first = await cache.ValidateTokenAsync(token, s_parameters);
@@ -67,7 +68,7 @@ public sealed class ValidatedTokenCacheTests
     public async Task AnInvalidTokenIsNeverKept()
     {
         var inner = new CountingHandler();
-        var cache = new ValidatedTokenCache(inner, TimeProvider.System);
+        using var cache = new ValidatedTokenCache(inner, TimeProvider.System);
         var forged = Token("user-1", DateTime.UtcNow.AddHours(1), new SymmetricSecurityKey(Encoding.UTF8.GetBytes(new string('x', 48))));
         var valid = Token("user-1", DateTime.UtcNow.AddHours(1));
         var tampered = valid[..^2] + (valid[^2] == 'A' ? "BB" : "AA");
@@ -85,17 +86,26 @@ public sealed class ValidatedTokenCacheTests
     [Fact]
     public async Task AnExpiredTokenIsValidatedAgainAndRefused()
     {
-        var cache = new ValidatedTokenCache(new JsonWebTokenHandler(), TimeProvider.System);
-        var expires = DateTime.UtcNow.AddSeconds(2);
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var parameters = WithClock(clock);
+        var inner = new CountingHandler();
+        using var cache = new ValidatedTokenCache(inner, clock);
+        var expires = clock.GetUtcNow().UtcDateTime.AddMinutes(2);
         var token = Token("user-1", expires);
-        Assert.True((await cache.ValidateTokenAsync(token, s_parameters)).IsValid);
+        Assert.True((await cache.ValidateTokenAsync(token, parameters)).IsValid);
 
-        // JWT expiry is in whole seconds: wait until the one the token carries has passed.
-        await Task.Delay(expires.AddSeconds(1.1) - DateTime.UtcNow);
-        var later = await cache.ValidateTokenAsync(token, s_parameters);
+        // One second before the expiry the token carries (JWT expiry is in whole seconds) it is still remembered...
+        clock.SetUtcNow(DateTimeOffset.FromUnixTimeSeconds(new DateTimeOffset(expires).ToUnixTimeSeconds()).AddSeconds(-1));
+        Assert.True((await cache.ValidateTokenAsync(token, parameters)).IsValid);
+        Assert.Equal(1, inner.Calls);
+
+        // ...and two seconds later it is validated again, and refused.
+        clock.Advance(TimeSpan.FromSeconds(2));
+        var later = await cache.ValidateTokenAsync(token, parameters);
 
         Assert.False(later.IsValid);
         Assert.IsType<SecurityTokenExpiredException>(later.Exception);
+        Assert.Equal(2, inner.Calls);
         Assert.Equal(0, cache.Count);
     }
 
@@ -103,12 +113,12 @@ public sealed class ValidatedTokenCacheTests
     public async Task AValidationIsReusedForAtMostFiveMinutes()
     {
         var inner = new CountingHandler();
-        var clock = new ManualClock();
-        var cache = new ValidatedTokenCache(inner, clock);
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var cache = new ValidatedTokenCache(inner, clock);
         var token = Token("user-1", DateTime.UtcNow.AddHours(1));
 
         await cache.ValidateTokenAsync(token, s_parameters);
-        clock.Advance(ValidatedTokenCache.MaxAge - TimeSpan.FromSeconds(1));
+        clock.Advance(TimeSpan.FromMinutes(5) - TimeSpan.FromSeconds(1));
         await cache.ValidateTokenAsync(token, s_parameters);
         Assert.Equal(1, inner.Calls);
 
@@ -118,13 +128,21 @@ public sealed class ValidatedTokenCacheTests
     }
 
     [Fact]
-    public async Task ItHoldsNoMoreTokensThanItsCapacity()
+    public async Task ItHoldsNoMoreTokensThanItsCapacityAndNeverStartsOver()
     {
-        var cache = new ValidatedTokenCache(new JsonWebTokenHandler(), TimeProvider.System, capacity: 2);
-        for (var i = 0; i < 5; i++)
+        using var cache = new ValidatedTokenCache(new JsonWebTokenHandler(), TimeProvider.System, capacity: 10);
+        for (var i = 0; i < 10; i++)
         {
             Assert.True((await cache.ValidateTokenAsync(Token($"user-{i}", DateTime.UtcNow.AddHours(1)), s_parameters)).IsValid);
-            Assert.InRange(cache.Count, 1, 2);
+        }
+        Assert.Equal(10, cache.Count);
+
+        // Past its capacity it makes room a few entries at a time (compaction runs in the background, so two may
+        // overlap): it never drops to the handful of tokens a cache that started over would hold.
+        for (var i = 10; i < 30; i++)
+        {
+            Assert.True((await cache.ValidateTokenAsync(Token($"user-{i}", DateTime.UtcNow.AddHours(1)), s_parameters)).IsValid);
+            Assert.InRange(cache.Count, 5, 10);
         }
     }
 
@@ -161,12 +179,16 @@ public sealed class ValidatedTokenCacheTests
         }
     }
 
-    private sealed class ManualClock : TimeProvider
+    /// <summary>
+    /// The real validation, with its expiry check on <paramref name="clock"/> (what it would refuse with, and when, as
+    /// the default check does with zero clock skew).
+    /// </summary>
+    private static TokenValidationParameters WithClock(TimeProvider clock)
     {
-        private DateTimeOffset _now = DateTimeOffset.UtcNow;
-
-        public void Advance(TimeSpan by) => _now += by;
-
-        public override DateTimeOffset GetUtcNow() => _now;
+        var parameters = s_parameters.Clone();
+        parameters.LifetimeValidator = (_, expires, _, _) => expires > clock.GetUtcNow().UtcDateTime
+            ? true
+            : throw new SecurityTokenExpiredException("The token has expired.") { Expires = expires!.Value };
+        return parameters;
     }
 }
