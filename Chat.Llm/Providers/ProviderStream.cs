@@ -50,16 +50,22 @@ internal sealed class ProviderStream : IAsyncDisposable
     /// <summary>Stops the reads of this attempt (the pipeline's attempt timeout fired).</summary>
     public void Abort() => _attempt.Cancel();
 
-    /// <summary>Reads until the first update with text, or the end of a complete answer without text.</summary>
-    public async Task ReadHeadAsync()
+    /// <summary>Reads the first update of any kind (or the end of a complete answer without any).</summary>
+    public async Task ReadFirstAsync()
     {
-        while (await ReadAsync())
+        if (await ReadAsync())
         {
             Head.Add(_updates.Current);
-            if (!string.IsNullOrEmpty(_updates.Current.Text))
-            {
-                return;
-            }
+        }
+    }
+
+    /// <summary>Reads on until the first update with text, or the end of a complete answer without text; each update
+    /// within <paramref name="idle"/> of silence.</summary>
+    public async Task ReadHeadAsync(TimeSpan idle)
+    {
+        while (Head.Count > 0 && string.IsNullOrEmpty(Head[^1].Text) && await MoveNextAsync(idle))
+        {
+            Head.Add(_updates.Current);
         }
     }
 

@@ -89,7 +89,8 @@ internal sealed class ResilientChatClient(IChatClient inner, ResiliencePipeline 
         context.Properties.Set(LlmResilience.Streaming, true);
         try
         {
-            return await pipeline.ExecuteAsync(static (context, state) => state.Call.OpenAsync(context.CancellationToken, state.Total), context, (Call: call, Total: total.Token));
+            return await pipeline.ExecuteAsync(static (context, state) => state.Call.OpenAsync(state.Idle, context.CancellationToken, state.Total), context,
+                (Call: call, Total: total.Token, Idle: timeouts.Idle));
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -152,9 +153,11 @@ internal sealed class ResilientChatClient(IChatClient inner, ResiliencePipeline 
             }
         }
 
-        /// <summary>Opens the stream and reads up to its first text. The stream's reads follow the call's token
-        /// (<paramref name="call"/>) after this returns; the attempt's token stops them only until then.</summary>
-        public async ValueTask<ProviderStream> OpenAsync(CancellationToken attempt, CancellationToken call)
+        /// <summary>Opens the stream and reads up to its first text. The attempt's token (its timeout is the first
+        /// token's) stops the reads only until the first update of any kind; updates before the first text (a reasoning
+        /// model's thinking) each come within <paramref name="idle"/> of silence, as every later one does. The stream's
+        /// reads follow the call's token (<paramref name="call"/>).</summary>
+        public async ValueTask<ProviderStream> OpenAsync(TimeSpan idle, CancellationToken attempt, CancellationToken call)
         {
             Attempts++;
             var probe = RetryAfterProbe.Open();
@@ -164,9 +167,10 @@ internal sealed class ResilientChatClient(IChatClient inner, ResiliencePipeline 
                 stream = ProviderStream.Open(inner, messages, options, call);
                 using (attempt.UnsafeRegister(static s => ((ProviderStream)s!).Abort(), stream))
                 {
-                    await stream.ReadHeadAsync();
+                    await stream.ReadFirstAsync();
                 }
 
+                await stream.ReadHeadAsync(idle);
                 return stream;
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -178,6 +182,12 @@ internal sealed class ResilientChatClient(IChatClient inner, ResiliencePipeline 
 
                 // The attempt timed out (the pipeline reports it) or the call ended: not a provider failure.
                 attempt.ThrowIfCancellationRequested();
+                if (stream is { TimedOut: true } && !call.IsCancellationRequested)
+                {
+                    // Stalled before its first text: nothing reached the caller, so it may be retried.
+                    throw new LlmException(LlmErrorCodes.FirstTokenTimeout, $"The model stalled for more than {idle.TotalSeconds:0.###} s before its first text.", ex, isTransient: true);
+                }
+
                 throw TransientFailures.Classify(ex, probe.Delay);
             }
         }

@@ -277,6 +277,20 @@ public sealed class ProviderWireTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task UpdatesWithoutTextKeepAStreamAlivePastTheFirstTokenTimeout()
+    {
+        // A reasoning model thinks before it writes: updates without text for 4 × 150 ms, longer than the first-token
+        // timeout (300 ms) but each well within the idle timeout (500 ms). The first update ends the first-token wait.
+        _upstream.Enqueue(new StreamReply(["", "", "", "", "Thought through"], DelayMs: 150));
+        var client = Client(ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/"), firstToken: "00:00:00.300");
+
+        var (text, _) = await StreamAsync(client, "m");
+
+        Assert.Equal("Thought through", text);
+        Assert.Equal(1, _upstream.Requests);
+    }
+
+    [Fact]
     public async Task StreamWithoutTextFailsWithFirstTokenTimeoutOnceRetriesAreSpent()
     {
         _upstream.Enqueue(new StreamReply([], StreamEnd.Stall), new StreamReply([], StreamEnd.Stall), new StreamReply([], StreamEnd.Stall));
