@@ -2,7 +2,7 @@ namespace Chat.Data;
 
 /// <summary>
 /// The history page's four statements (first page, after a cursor, newest page, before a cursor), for chat-api to run
-/// through Npgsql without EF Core's buffered reader (measured; docs/BENCHMARKS.md). They write out the owner and
+/// through Npgsql without EF Core's buffered reader (<c>MessageService</c> says why). They write out the owner and
 /// soft-delete conditions that <see cref="ChatDbContext"/>'s query filters state for messages and conversations, so
 /// they live here beside them. Parameters: $1 conversation id (uuid), $2 unrestricted scope (bool), $3 tenant id,
 /// $4 user id (text), $5 rows to read (bigint), and for a cursor $6 created_at (timestamptz), $7 id (uuid).

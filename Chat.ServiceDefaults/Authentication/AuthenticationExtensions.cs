@@ -54,7 +54,7 @@ public static class AuthenticationExtensions
     /// creates and writes) an XML key ring at start-up. Chat's services take bearer tokens only: nothing protects or
     /// unprotects data, so the key ring would never be used. Without the hosted service it is loaded on first use,
     /// i.e. never, which saves ~9 MB of RSS per service (System.Private.Xml and the code that reads the ring) and the
-    /// "keys may not be persisted" warnings in containers (docs/BENCHMARKS.md, idle RSS). Call it again after anything
+    /// "keys may not be persisted" warnings in containers. Call it again after anything
     /// else that adds Data Protection (YARP does, for session affinity cookies).
     /// </summary>
     public static IServiceCollection SkipDataProtectionKeyRingAtStart(this IServiceCollection services)

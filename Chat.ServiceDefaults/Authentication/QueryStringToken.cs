@@ -11,7 +11,7 @@ public static class QueryStringToken
     /// <summary>
     /// The first <c>access_token</c> parameter, decoded; null without one. It reads the raw query string instead of
     /// <c>Request.Query</c>, which parses every parameter into a collection that the request keeps for its life: for a
-    /// WebSocket that is hours, ~0.3 KB per socket (docs/BENCHMARKS.md, table 2).
+    /// WebSocket that is hours, ~0.3 KB per socket (dotnet-gcdump at 10,000 sockets).
     /// </summary>
     public static string? Read(HttpRequest request)
     {
