@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Chat needs on a Debian/Ubuntu machine that has the .NET SDK, and nothing else it does not need:
-# PostgreSQL and Redis from the distribution's packages, unless a container runtime answers (then the app host
-# runs them as containers), plus the repository's local dotnet tools. Safe to run again: it only installs what is missing.
+# npm (the web client's libraries) and PostgreSQL and Redis from the distribution's packages, unless a container
+# runtime answers (then the app host runs them as containers), plus the repository's local dotnet tools. Safe to run again: it only installs what is missing.
 set -euo pipefail
 
 log() { printf '\033[1;34m[chat]\033[0m %s\n' "$*" >&2; }
@@ -39,6 +39,11 @@ if [ "${CHAT_INFRASTRUCTURE:-auto}" != "containers" ] && ! have_local_servers; t
   else
     log "Install PostgreSQL (15 or newer) and Redis (7 or newer), or start Docker/Podman."; exit 1
   fi
+fi
+
+# Building the gateway installs the web client's libraries with npm (Chat.Gateway/ClientApp/package-lock.json).
+if ! command -v npm >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then apt_install nodejs npm; else log "Install Node.js 20+ and npm to build the web client."; exit 1; fi
 fi
 
 # The browser tests drive Debian's Chromium through Playwright (no browser download).

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Microsoft.Playwright;
 
 namespace Chat.IntegrationTests;
@@ -35,5 +36,29 @@ public sealed class BrowserFixture : IAsyncLifetime
             await Browser.CloseAsync();
         }
         _playwright?.Dispose();
+    }
+
+    /// <summary>
+    /// A page's chat.v1 socket passed through, with each "⏎" in a chunk's text turned into a line break: chat-dev quotes a
+    /// message with its whitespace collapsed, so this is how a test gets a reply with Markdown blocks.
+    /// </summary>
+    public static void RestoreLineBreaks(IWebSocketRoute page)
+    {
+        var server = page.ConnectToServer();
+        server.OnMessage(frame =>
+        {
+            if (frame.Text is null)
+            {
+                page.Send(frame.Binary ?? []);
+                return;
+            }
+
+            var message = JsonNode.Parse(frame.Text)!.AsObject();
+            if ((string?)message["type"] == "chunk")
+            {
+                message["delta"] = ((string?)message["delta"])?.Replace("⏎", "\n", StringComparison.Ordinal);
+            }
+            page.Send(message.ToJsonString());
+        });
     }
 }
