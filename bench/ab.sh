@@ -4,7 +4,7 @@
 # stops Chat. Alternate the builds, one call per run, e.g. with the build before in a worktree:
 #   for i in 1 2; do bench/ab.sh ../before bench/results/ab/before-$i; bench/ab.sh . bench/results/ab/after-$i; done
 #   dotnet bench/Chat.Bench/bin/Release/net10.0/Chat.Bench.dll report --in bench/results/ab
-# Measures: ws-step at 1,000 sockets, one per conversation, 64 B chunks, on one chat-streaming replica (chunks/s at the
+# Measures (after a 15 s unrecorded warm-up): ws-step at 1,000 sockets, one per conversation, 64 B chunks, on one chat-streaming replica (chunks/s at the
 # last step held); 10,000 sockets held on one replica (KiB per connection); the history page straight to chat-api and
 # the page floor on the same PostgreSQL (pages/s).
 set -uo pipefail
@@ -27,6 +27,10 @@ grep -q "Chat is ready" "$log" || { echo "Chat did not start (see $log)"; exit 1
 api=$(grep -o "chat-api itself: http://[^)]*" "$log" | head -1 | sed 's/chat-api itself: //')
 echo "$(date -u +%H:%M:%S) $tree ($(git rev-parse --short HEAD)), chat-api at $api" | tee -a "$out/ab.txt"
 bench=(dotnet "$tree/bench/Chat.Bench/bin/Release/net10.0/Chat.Bench.dll")
+# Warm-up, not recorded: without it the first step also measures JIT tiering (p99 45–73 ms at a rate the next steps
+# hold at 7–15 ms).
+"${bench[@]}" ws --target chat --url http://replica --redis chat --label warm-up --sockets 1000 --per-conversation 1 \
+  --chunk-bytes 64 --rate 200 --duration 15s --warmup 2s --out "$out/warm-up" > "$out/warm-up.txt" 2>&1
 "${bench[@]}" ws-step --target chat --url http://replica --redis chat --label k1-64b --sockets 1000 --per-conversation 1 \
   --chunk-bytes 64 --start-rate 200 --step-factor 1.15 --max-steps 12 --duration 8s --warmup 2s --out "$out" >> "$out/ab.txt" 2>&1
 "${bench[@]}" ws --target chat --url http://replica --redis chat --label held-10000 --sockets 10000 --per-conversation 1 \
