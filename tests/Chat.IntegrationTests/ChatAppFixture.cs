@@ -8,7 +8,7 @@ namespace Chat.IntegrationTests;
 /// </summary>
 public class ChatAppFixture : IAsyncLifetime
 {
-    public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(4);
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(6);
     public static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(60);
 
     private readonly string[] _extraArgs;
