@@ -20,7 +20,13 @@ dotnet run -c Release --no-build --project Chat.AppHost --launch-profile http --
   --Llm:Local:TimeToFirstTokenMs=0 --Llm:Local:TokensPerSecond=1000 --no-dashboard > "$log" 2>&1 &
 host=$!
 # SIGTERM to the app host itself (a background job ignores SIGINT): it stops its services, Redis and PostgreSQL.
-stop() { pkill -TERM -f "^$tree/Chat.AppHost/bin/Release/net10.0/Chat.AppHost" 2>/dev/null; wait "$host" 2>/dev/null; }
+# The orchestrator stops the services after the app host exits; one it missed would be measured by the next run.
+services="$tree/Chat\.(Api|Streaming|Gateway|MigrationService)/"
+stop() {
+  pkill -TERM -f "^$tree/Chat.AppHost/bin/Release/net10.0/Chat.AppHost" 2>/dev/null; wait "$host" 2>/dev/null
+  for _ in $(seq 30); do pgrep -f "$services" > /dev/null || return 0; sleep 1; done
+  pkill -KILL -f "$services"
+}
 trap stop EXIT
 for _ in $(seq 240); do grep -q "Chat is ready" "$log" && break; sleep 1; done
 grep -q "Chat is ready" "$log" || { echo "Chat did not start (see $log)"; exit 1; }
