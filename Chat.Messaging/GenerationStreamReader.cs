@@ -70,7 +70,10 @@ public sealed class GenerationStreamReader(IConnectionMultiplexer redis)
         var channel = RedisKeys.ConversationChannel(conversationId);
         void Handler(RedisChannel _, RedisValue message)
         {
-            if (GenerationFrame.FromJson(message.ToString()) is { } f && f.GenerationId == generationId)
+            // Other generations of the conversation share the channel: read the header, parse only this one's frames.
+            byte[] utf8 = message!;
+            if (GenerationFrameHeader.TryRead(utf8, out var header) && header.GenerationId == generationId
+                && GenerationFrame.FromJson(utf8) is { } f)
             {
                 live.Writer.TryWrite(f);
             }
@@ -146,7 +149,7 @@ public sealed class GenerationStreamReader(IConnectionMultiplexer redis)
             var batch = position == SeqPosition.Next ? [next] : await ReadAfterAsync(generationId, last);
             foreach (var frame in batch)
             {
-                if (FrameSequence.Place(last, frame.Seq) == SeqPosition.Duplicate)
+                if (FrameSequence.IsDuplicate(last, frame.Seq))
                 {
                     continue;
                 }

@@ -100,10 +100,10 @@ internal sealed class ConversationTopic(Guid conversationId, StreamingTelemetry 
         {
             // Mid-restore the stream may be about to be re-created: hold the frame back rather than open a hole the
             // client could never fill; the restore retries the stream and names the generation if it never comes.
-            (Missing ??= []).Add(live.GenerationId);
+            MarkMissingLocked(live.GenerationId);
             return;
         }
-        if (!LastSeq.TryGetValue(live.GenerationId, out var last) || live.Seq > last)
+        if (!LastSeq.TryGetValue(live.GenerationId, out var last) || !FrameSequence.IsDuplicate(last, live.Seq))
         {
             DeliverLocked(live);
         }
@@ -115,7 +115,7 @@ internal sealed class ConversationTopic(Guid conversationId, StreamingTelemetry 
         Missing?.Remove(generationId);
         foreach (var frame in stored)
         {
-            if (LastSeq.TryGetValue(generationId, out var last) ? frame.Seq > last
+            if (LastSeq.TryGetValue(generationId, out var last) ? !FrameSequence.IsDuplicate(last, frame.Seq)
                 : RecentlyFinished?.Contains(generationId) != true)
             {
                 DeliverLocked(frame);

@@ -25,7 +25,7 @@ public static class ClientFrameParser
     public const int MaxClientMessageIdLength = 128;
     public const int MaxModelLength = 100;
 
-    public static bool TryParse(ReadOnlySpan<byte> utf8, [NotNullWhen(true)] out ClientFrame? frame, [NotNullWhen(false)] out ClientFrameError? error)
+    public static bool TryParse(ReadOnlyMemory<byte> utf8, [NotNullWhen(true)] out ClientFrame? frame, [NotNullWhen(false)] out ClientFrameError? error)
     {
         frame = null;
         if (!TryParseDocument(utf8, out var document, out error))
@@ -61,11 +61,12 @@ public static class ClientFrameParser
         }
     }
 
-    private static bool TryParseDocument(ReadOnlySpan<byte> utf8, [NotNullWhen(true)] out JsonDocument? document, [NotNullWhen(false)] out ClientFrameError? error)
+    private static bool TryParseDocument(ReadOnlyMemory<byte> utf8, [NotNullWhen(true)] out JsonDocument? document, [NotNullWhen(false)] out ClientFrameError? error)
     {
         try
         {
-            document = JsonDocument.Parse(utf8.ToArray(), new JsonDocumentOptions { MaxDepth = 16 });
+            // Parsed in place: the document is disposed before TryParse returns, while the receive buffer is still ours.
+            document = JsonDocument.Parse(utf8, new JsonDocumentOptions { MaxDepth = 16 });
             error = null;
             return true;
         }

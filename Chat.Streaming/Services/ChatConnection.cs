@@ -22,7 +22,7 @@ public sealed record ConnectionServices(
     TimeProvider Time,
     ILogger<ChatConnection> Logger)
 {
-    /// <summary>The client-frame token bucket's settings, shared by every connection of the replica.</summary>
+    /// <summary>The client-frame token bucket's settings, built once per replica; each connection gets its own bucket from them.</summary>
     public TokenBucketRateLimiterOptions RateLimit { get; } = ClientRateLimit.BucketOptions(Options);
 }
 

@@ -16,7 +16,7 @@ public sealed class ClientRateLimit(TokenBucketRateLimiterOptions options) : IDi
     /// <summary>Frames refused in a row, up to the last one taken.</summary>
     public int Violations { get; private set; }
 
-    /// <summary>The bucket's settings for <paramref name="settings"/>; made once per replica and shared by its connections.</summary>
+    /// <summary>The bucket settings for <paramref name="settings"/>, built once per replica (each connection's limiter holds its own copy).</summary>
     public static TokenBucketRateLimiterOptions BucketOptions(StreamingOptions settings) => new()
     {
         TokenLimit = settings.RateLimitBurst,

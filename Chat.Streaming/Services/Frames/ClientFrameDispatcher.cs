@@ -22,7 +22,7 @@ public static class ClientFrameDispatcher
             connection.SendError(null, ErrorCodes.BinaryNotSupported, "chat.v1 frames are JSON text.");
             return Task.CompletedTask;
         }
-        if (!ClientFrameParser.TryParse(utf8.Span, out var frame, out var error))
+        if (!ClientFrameParser.TryParse(utf8, out var frame, out var error))
         {
             connection.SendError(error.Id, error.Code, error.Message);
             return Task.CompletedTask;
