@@ -1,4 +1,5 @@
 import { MarkdownView } from "./markdown-view.js";
+import { renderMarkdown } from "./markdown.js";
 
 /** One message as an <article>: its Markdown body and a meta line (role · model · status). */
 export function messageElement(m) {
@@ -7,7 +8,7 @@ export function messageElement(m) {
   el.dataset.id = m.id;
   const body = document.createElement("div");
   body.className = "body";
-  new MarkdownView(body).render(m.content ?? "");
+  body.innerHTML = renderMarkdown(m.content ?? ""); // sanitised by DOMPurify
   const meta = document.createElement("div");
   meta.className = "meta";
   meta.textContent = metaText(m.role, m.model, m.status);

@@ -88,16 +88,23 @@ export class Replies {
     live.seq = f.seq;
     live.text += f.delta;
     live.view.show(live.text);
-    writeInflight({ conversationId: live.conversationId, generationId: f.generationId, messageId: live.messageId, seq: live.seq, text: live.text });
+    this.rememberSoon(f.generationId, live);
     this.socket.progress(live.conversationId, f.generationId, live.seq);
   }
 
+  /** Remembers the reply in progress for a reload at the next animation frame, not per chunk (its seq and text agree). */
+  rememberSoon(generationId, live) {
+    this.unsaved = { generationId, live };
+    this.saveFrame ||= requestAnimationFrame(() => {
+      this.saveFrame = 0;
+      const { generationId, live } = this.unsaved;
+      if (this.live.get(generationId) !== live) return; // it ended meanwhile
+      writeInflight({ conversationId: live.conversationId, generationId, messageId: live.messageId, seq: live.seq, text: live.text });
+    });
+  }
+
   end(f) {
-    const live = this.live.get(f.generationId);
-    if (live) {
-      live.view.finish(f.code === "interrupted" ? "interrupted" : f.type.split(".")[1], f.model);
-      this.live.delete(f.generationId);
-    }
+    this.live.get(f.generationId)?.view.finish(f.code === "interrupted" ? "interrupted" : f.type.split(".")[1], f.model);
     if (f.type === "generation.failed") showError({ message: f.message || "The reply failed.", code: f.code });
     this.forget(f.generationId);
     this.onChange();
