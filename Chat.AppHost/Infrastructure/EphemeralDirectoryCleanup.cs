@@ -16,11 +16,7 @@ internal sealed class EphemeralDirectoryCleanup(string directory) : IHostedServi
             {
                 Directory.Delete(directory, recursive: true);
             }
-            catch (IOException)
-            {
-                await Task.Delay(200, CancellationToken.None);
-            }
-            catch (UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 await Task.Delay(200, CancellationToken.None);
             }

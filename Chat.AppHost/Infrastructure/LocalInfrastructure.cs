@@ -66,9 +66,7 @@ internal static class LocalInfrastructure
     private static IResourceBuilder<ExecutableResource> AddPostgresInit(
         IDistributedApplicationBuilder builder, string initDb, string root, string pgData, IResourceBuilder<ParameterResource> password)
     {
-        var runAs = LocalProcessUser.IsRoot
-            ? $"setpriv --reuid={LocalProcessUser.PostgresUser} --regid={LocalProcessUser.PostgresUser} --init-groups --"
-            : "";
+        var runAs = LocalProcessUser.IsRoot ? "setpriv " + string.Join(' ', LocalProcessUser.AsPostgres) : "";
         var chown = LocalProcessUser.IsRoot ? $"chown {LocalProcessUser.PostgresUser}: \"$PGDATA\" \"$PWFILE\"" : "true";
         var initScript = $$"""
             set -eu
@@ -93,7 +91,7 @@ internal static class LocalInfrastructure
         if (LocalProcessUser.IsRoot)
         {
             command = "setpriv";
-            args.AddRange([$"--reuid={LocalProcessUser.PostgresUser}", $"--regid={LocalProcessUser.PostgresUser}", "--init-groups", "--", postgres]);
+            args.AddRange([.. LocalProcessUser.AsPostgres, postgres]);
         }
         args.AddRange(["-D", pgData, "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=300"]);
         if (ephemeral)

@@ -7,6 +7,9 @@ internal static class LocalProcessUser
 
     public static bool IsRoot => Environment.UserName == "root";
 
+    /// <summary>The <c>setpriv</c> arguments that run the command after them as <see cref="PostgresUser"/>.</summary>
+    public static readonly string[] AsPostgres = [$"--reuid={PostgresUser}", $"--regid={PostgresUser}", "--init-groups", "--"];
+
     public static bool PostgresUserExists() =>
         File.Exists("/etc/passwd") && File.ReadLines("/etc/passwd").Any(l => l.StartsWith(PostgresUser + ":", StringComparison.Ordinal));
 
