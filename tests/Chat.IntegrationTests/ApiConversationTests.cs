@@ -308,11 +308,9 @@ public sealed class ApiConversationTests(ChatAppFixture fixture)
         await ApiTestClient.ScalarAsync<object>(fixture,
             "UPDATE chat_conversations SET deleted_at = now() - interval '29 days' WHERE id = @id RETURNING 1", ("id", withinRetention));
 
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (await ApiTestClient.ScalarAsync<long>(fixture, "SELECT count(*) FROM chat_conversations WHERE id = @id", ("id", expired)) > 0)
-        {
-            await Task.Delay(250, cts.Token);
-        }
+        async Task<bool> PurgedAsync(Guid id) => await ApiTestClient.ScalarAsync<long>(fixture,
+            "SELECT count(*) FROM chat_conversations WHERE id = @id", ("id", id)) == 0;
+        await Poll.UntilAsync(() => PurgedAsync(expired), TimeSpan.FromSeconds(30), "the expired conversation to be purged", TimeSpan.FromMilliseconds(250));
         Assert.Equal(0L, await ApiTestClient.ScalarAsync<long>(fixture, "SELECT count(*) FROM chat_messages WHERE conversation_id = @id", ("id", expired)));
 
         // Within retention: still there after a purge run that began after its deleted_at was set — proved by a marker
@@ -324,10 +322,7 @@ public sealed class ApiConversationTests(ChatAppFixture fixture)
         }
         await ApiTestClient.ScalarAsync<object>(fixture,
             "UPDATE chat_conversations SET deleted_at = now() - interval '31 days' WHERE id = @id RETURNING 1", ("id", marker));
-        while (await ApiTestClient.ScalarAsync<long>(fixture, "SELECT count(*) FROM chat_conversations WHERE id = @id", ("id", marker)) > 0)
-        {
-            await Task.Delay(250, cts.Token);
-        }
+        await Poll.UntilAsync(() => PurgedAsync(marker), TimeSpan.FromSeconds(30), "the marker to be purged", TimeSpan.FromMilliseconds(250));
         using var restore = await _client.SendAsync(HttpMethod.Post, $"/api/v1/conversations/{withinRetention}/restore");
         Assert.Equal(HttpStatusCode.OK, restore.StatusCode);
     }
@@ -377,29 +372,20 @@ public sealed class ApiConversationTests(ChatAppFixture fixture)
         }
 
         using var stop = new CancellationTokenSource();
-        var inserted = new List<Guid>();
+        var inserted = 0;
         var writer = Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested)
             {
-                var id = ApiTestClient.Id(await client.CreateConversationAsync("concurrent"));
-                lock (inserted)
-                {
-                    inserted.Add(id);
-                }
+                await client.CreateConversationAsync("concurrent");
+                Interlocked.Increment(ref inserted);
             }
         });
 
         var seen = new List<Guid>();
         string? cursor = null;
         var pages = 0;
-        int Inserted()
-        {
-            lock (inserted)
-            {
-                return inserted.Count;
-            }
-        }
+        int Inserted() => Volatile.Read(ref inserted);
         do
         {
             var before = Inserted();
@@ -411,11 +397,7 @@ public sealed class ApiConversationTests(ChatAppFixture fixture)
             cursor = page.GetProperty("nextCursor").GetString();
             pages++;
             // The next page is read only once a row has been inserted since this one was: the listing changes between pages.
-            using var bound = new CancellationTokenSource(ChatAppFixture.StepTimeout);
-            while (Inserted() == before)
-            {
-                await Task.Delay(5, bound.Token);
-            }
+            await Poll.UntilAsync(() => Inserted() != before, ChatAppFixture.StepTimeout, "a row inserted since the last page", TimeSpan.FromMilliseconds(5));
         }
         while (cursor is not null && pages < 200);
         await stop.CancelAsync();

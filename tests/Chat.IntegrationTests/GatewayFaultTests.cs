@@ -26,11 +26,10 @@ public sealed class GatewayFaultTests(ChatAppFixture fixture)
         Assert.Equal(2, streaming.Count);
         try
         {
-            // Stopped through the orchestrator: SIGKILLing every replica instead leaves its proxy holding the gateway's
-            // connection with no answer until YARP's 100 s activity timeout (a known gap, docs/API.md "Gateway errors").
+            // Every replica stopped through the orchestrator. The development proxy in front of a stopped replica may
+            // still hold the gateway's connection unanswered until YARP's 100 s activity timeout (docs/API.md, "Gateway
+            // errors"); the answer is then a 504 problem, so the client waits longer than that.
             await Task.WhenAll(api.Concat(streaming).Select(r => ResourceFaults.StopAsync(fixture.App, r)));
-            // Longer than YARP's activity timeout (100 s): the development proxy in front of stopped replicas sometimes
-            // holds the connection without answering (docs/API.md, "Gateway errors"); the answer is then a 504 problem.
             using var gateway = new HttpClient { BaseAddress = fixture.GatewayUri, Timeout = TimeSpan.FromSeconds(130) };
 
             // REST: a problem with a stable code and the request id the client gave, never an empty 502.

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text.Json;
 using Xunit.Abstractions;
 
@@ -207,33 +206,28 @@ public sealed class GenerationFaultTests(GenerationFaultFixture fixture, ITestOu
         }
     }
 
-    private async Task<List<SseReader.Event>> ResumeSseAsync(ApiTestClient api, Guid generation, long after)
+    private static async Task<List<SseReader.Event>> ResumeSseAsync(ApiTestClient api, Guid generation, long after)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/generations/{generation}/events");
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", api.Token);
-        request.Headers.Add("Last-Event-ID", after.ToString(CultureInfo.InvariantCulture));
-        using var response = await fixture.Gateway.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var response = await api.SendAsync(HttpMethod.Get, $"/api/v1/generations/{generation}/events",
+            configure: r => r.Headers.Add("Last-Event-ID", after.ToString(CultureInfo.InvariantCulture)),
+            completion: HttpCompletionOption.ResponseHeadersRead);
+        using var reader = await SseReader.OpenAsync(response);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        using var reader = new SseReader(await response.Content.ReadAsStreamAsync());
         using var cts = new CancellationTokenSource(s_sweptWithin + TimeSpan.FromSeconds(30));
         return await reader.ReadToTerminalAsync(cts.Token);
     }
 
-
     /// <summary>Sends a message asking for an SSE reply through the gateway; returns its generation and the open stream.</summary>
-    private async Task<(Guid Generation, SseReader Reader)> StartSseReplyAsync(ApiTestClient api)
+    private static async Task<(Guid Generation, SseReader Reader)> StartSseReplyAsync(ApiTestClient api)
     {
         var conversation = ApiTestClient.Id(await api.CreateConversationAsync("sse"));
-        using var post = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/conversations/{conversation}/messages")
-        {
-            Content = JsonContent.Create(new { content = "Tell me a long story", clientMessageId = "sse-1" }),
-        };
-        post.Headers.Authorization = new AuthenticationHeaderValue("Bearer", api.Token);
-        post.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
-        var response = await fixture.Gateway.SendAsync(post, HttpCompletionOption.ResponseHeadersRead);
+        var response = await api.SendAsync(HttpMethod.Post, $"/api/v1/conversations/{conversation}/messages",
+            new { content = "Tell me a long story", clientMessageId = "sse-1" },
+            r => r.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream")),
+            HttpCompletionOption.ResponseHeadersRead);
+        var reader = await SseReader.OpenAsync(response);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var generation = Guid.Parse(response.Headers.GetValues("X-Generation-Id").Single());
-        return (generation, new SseReader(await response.Content.ReadAsStreamAsync()));
+        return (Guid.Parse(response.Headers.GetValues("X-Generation-Id").Single()), reader);
     }
 
     /// <summary>

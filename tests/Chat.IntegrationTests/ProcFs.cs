@@ -5,25 +5,28 @@ namespace Chat.IntegrationTests;
 /// <summary>What Linux's <c>/proc</c> tells about a process: its state, parent and children, command line and sockets.</summary>
 internal static class ProcFs
 {
-    /// <summary><paramref name="root"/> and every descendant, parents before children.</summary>
+    /// <summary><paramref name="root"/> and every descendant, parents before children (one scan of /proc).</summary>
     public static List<int> ProcessTree(int root)
     {
+        var children = AllProcesses().ToLookup(p => p.ParentId, p => p.Id);
         var tree = new List<int> { root };
         for (var i = 0; i < tree.Count; i++)
         {
-            tree.AddRange(Children(tree[i]));
+            tree.AddRange(children[tree[i]]);
         }
         return tree;
     }
 
-    public static IEnumerable<int> Children(int parent)
+    public static IEnumerable<int> Children(int parent) => AllProcesses().Where(p => p.ParentId == parent).Select(p => p.Id);
+
+    private static IEnumerable<(int Id, int ParentId)> AllProcesses()
     {
         foreach (var directory in Directory.EnumerateDirectories("/proc"))
         {
             if (int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
-                && Stat(pid) is { } stat && stat.ParentId == parent)
+                && Stat(pid) is { } stat)
             {
-                yield return pid;
+                yield return (pid, stat.ParentId);
             }
         }
     }

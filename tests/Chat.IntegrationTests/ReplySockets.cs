@@ -29,27 +29,15 @@ public static class ReplySockets
     /// </summary>
     public static async Task<string?> ReadToEndOrReloadAsync(StreamingTestClient socket, Guid generation)
     {
-        var frames = new List<(string Type, long Seq, string? Delta)>();
-        while (true)
+        var frames = await socket.ReadGenerationUnlessAsync(generation, frame =>
+            frame.GetProperty("type").GetString() == "stream.restored" && !frame.GetProperty("recovered").GetBoolean()
+            && frame.GetProperty("generationIds").EnumerateArray().Any(g => g.GetGuid() == generation), TimeSpan.FromMinutes(3));
+        if (frames is null)
         {
-            var frame = await socket.NextAsync(timeout: TimeSpan.FromSeconds(60));
-            var type = frame.GetProperty("type").GetString()!;
-            if (type == "stream.restored" && !frame.GetProperty("recovered").GetBoolean()
-                && frame.GetProperty("generationIds").EnumerateArray().Any(g => g.GetGuid() == generation))
-            {
-                return null;
-            }
-            if (!frame.TryGetProperty("generationId", out var g) || g.GetString() != generation.ToString() || !frame.TryGetProperty("seq", out var seq))
-            {
-                continue;
-            }
-            frames.Add((type, seq.GetInt64(), frame.TryGetProperty("delta", out var d) ? d.GetString() : null));
-            if (type.StartsWith("generation.", StringComparison.Ordinal) && type != "generation.started")
-            {
-                AssertEndsOnce(frames.Select(f => (f.Type, f.Seq)).ToList(), interrupted: false);
-                return string.Concat(frames.Select(f => f.Delta));
-            }
+            return null;
         }
+        AssertEndsOnce(frames.Select(f => (f.GetProperty("type").GetString()!, f.GetProperty("seq").GetInt64())).ToList(), interrupted: false);
+        return string.Concat(frames.Select(f => f.TryGetProperty("delta", out var d) ? d.GetString() : null));
     }
 
     public static async Task<string> ReloadAsync(ApiTestClient api, Guid conversation, Guid generation)

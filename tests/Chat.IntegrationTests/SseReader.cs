@@ -4,9 +4,13 @@ using System.Text.Json;
 namespace Chat.IntegrationTests;
 
 /// <summary>Reads a text/event-stream response event by event (id, event, data as JSON).</summary>
-public sealed class SseReader(Stream stream) : IDisposable
+public sealed class SseReader(Stream stream, IDisposable? owner = null) : IDisposable
 {
     private readonly StreamReader _reader = new(stream, Encoding.UTF8);
+
+    /// <summary>Reads <paramref name="response"/>'s body; disposing the reader disposes the response.</summary>
+    public static async Task<SseReader> OpenAsync(HttpResponseMessage response) =>
+        new(await response.Content.ReadAsStreamAsync(), response);
 
     public sealed record Event(string? Id, string? Name, JsonElement Data)
     {
@@ -63,5 +67,9 @@ public sealed class SseReader(Stream stream) : IDisposable
         return events;
     }
 
-    public void Dispose() => _reader.Dispose();
+    public void Dispose()
+    {
+        _reader.Dispose();
+        owner?.Dispose();
+    }
 }

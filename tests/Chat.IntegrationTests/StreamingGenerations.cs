@@ -39,15 +39,21 @@ public sealed class StreamingGenerations(IConnectionMultiplexer redis)
     public async Task PublishWholeAsync(Guid conversationId, Guid generationId, int chunks, TimeSpan delay = default)
     {
         var messageId = Guid.CreateVersion7();
+        await PublishOpenAsync(conversationId, generationId, messageId, chunks, delay);
+        await PublishAsync(Completed(conversationId, generationId, messageId, chunks + 1));
+    }
+
+    /// <summary>Publishes the started frame and chunks 1..<paramref name="chunks"/>, as a runner does, leaving the generation open.</summary>
+    public async Task PublishOpenAsync(Guid conversationId, Guid generationId, Guid messageId, int chunks, TimeSpan delay = default)
+    {
         await PublishAsync(Started(conversationId, generationId, messageId));
         for (var seq = 1; seq <= chunks; seq++)
         {
             await PublishAsync(Chunk(conversationId, generationId, seq));
             if (delay > TimeSpan.Zero)
             {
-                await Task.Delay(delay);
+                await Task.Delay(delay); // pacing a stand-in runner, not synchronisation
             }
         }
-        await PublishAsync(Completed(conversationId, generationId, messageId, chunks + 1));
     }
 }

@@ -39,7 +39,7 @@ public sealed class StreamingRedisOutageTests(StreamingRedisOutageFixture fixtur
         await socket.NextAsync("subscribed");
 
         var frames = new List<JsonElement>();
-        await PublishAsRunnerAsync(runner => PublishChunksAsync(runner, conversationId, generationId, messageId, before));
+        await PublishAsRunnerAsync(runner => runner.PublishOpenAsync(conversationId, generationId, messageId, before));
         while (frames.Count == 0 || !HasSeq(frames[^1], before))
         {
             frames.Add(await socket.NextAsync());
@@ -55,7 +55,7 @@ public sealed class StreamingRedisOutageTests(StreamingRedisOutageFixture fixtur
         // The runner, once Redis answers again: re-creates the stream from seq 0 and goes on, XADD before PUBLISH.
         await PublishAsRunnerAsync(async runner =>
         {
-            await PublishChunksAsync(runner, conversationId, generationId, messageId, total);
+            await runner.PublishOpenAsync(conversationId, generationId, messageId, total);
             await runner.PublishAsync(StreamingGenerations.Completed(conversationId, generationId, messageId, total + 1));
         });
         var (terminal, restored) = (false, false);
@@ -81,16 +81,6 @@ public sealed class StreamingRedisOutageTests(StreamingRedisOutageFixture fixtur
         await using var redis = await fixture.ConnectRedisAsync();
         await Poll.UntilAsync(() => redis.IsConnected, ChatAppFixture.StepTimeout, "the runner's connection to Redis");
         await publish(new StreamingGenerations(redis));
-    }
-
-    /// <summary>generation.started, then chunks 1..<paramref name="count"/>.</summary>
-    private static async Task PublishChunksAsync(StreamingGenerations runner, Guid conversation, Guid generation, Guid message, int count)
-    {
-        await runner.PublishAsync(StreamingGenerations.Started(conversation, generation, message));
-        for (var seq = 1; seq <= count; seq++)
-        {
-            await runner.PublishAsync(StreamingGenerations.Chunk(conversation, generation, seq));
-        }
     }
 
     private static bool HasSeq(JsonElement frame, long seq) => frame.TryGetProperty("seq", out var s) && s.GetInt64() == seq;

@@ -132,13 +132,25 @@ public sealed class StreamingTestClient : IAsyncDisposable
     }
 
     /// <summary>Reads one generation's frames (started/chunks/terminal) until its terminal frame.</summary>
-    public async Task<List<JsonElement>> ReadGenerationAsync(Guid generationId, TimeSpan? timeout = null, Action<long>? onSeq = null)
+    public async Task<List<JsonElement>> ReadGenerationAsync(Guid generationId, TimeSpan? timeout = null, Action<long>? onSeq = null) =>
+        (await ReadGenerationUnlessAsync(generationId, _ => false, timeout, onSeq))!;
+
+    /// <summary>
+    /// Reads one generation's frames until its terminal frame; null if a frame matching <paramref name="giveUp"/> comes
+    /// first. <paramref name="timeout"/> bounds the whole read.
+    /// </summary>
+    public async Task<List<JsonElement>?> ReadGenerationUnlessAsync(
+        Guid generationId, Func<JsonElement, bool> giveUp, TimeSpan? timeout = null, Action<long>? onSeq = null)
     {
         var frames = new List<JsonElement>();
         using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
         while (true)
         {
             var frame = await _frames.Reader.ReadAsync(cts.Token);
+            if (giveUp(frame))
+            {
+                return null;
+            }
             if (!frame.TryGetProperty("generationId", out var g) || g.GetString() != generationId.ToString() || !frame.TryGetProperty("seq", out _))
             {
                 continue;

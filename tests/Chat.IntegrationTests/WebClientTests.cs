@@ -1,5 +1,3 @@
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
@@ -11,13 +9,14 @@ namespace Chat.IntegrationTests;
 [Collection(ChatAppCollection.Name)]
 public sealed class WebClientTests(ChatAppFixture app, BrowserFixture browser, ITestOutputHelper output) : IClassFixture<BrowserFixture>
 {
-    private const float Timeout = 30_000;
+    private const float Timeout = WebClientPages.Timeout;
+    private readonly WebClientPages _pages = new(app, browser, output);
 
     [Fact]
     public async Task SignInCreateConversationAndSeeStreamedReplyComplete()
     {
-        var (page, user) = await SignedInPageAsync();
-        await NewConversationAsync(page);
+        var (page, user) = await _pages.SignedInPageAsync();
+        await WebClientPages.NewConversationAsync(page);
 
         await page.FillAsync("#input", "Hello from the browser");
         await page.PressAsync("#input", "Enter");
@@ -27,60 +26,17 @@ public sealed class WebClientTests(ChatAppFixture app, BrowserFixture browser, I
         await page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotDirectory, "conversation.png") });
 
         // What the person saw is what was persisted.
-        var shown = Normalize(await reply.Locator(".body").InnerTextAsync());
-        var conversationId = ConversationIdOf(page);
-        var stored = await AssistantContentAsync(user, conversationId);
-        Assert.Equal(Normalize(stored), shown);
-    }
-
-    [Fact]
-    public async Task StopButtonCancelsTheReplyAndThePartialTextIsKept()
-    {
-        var (page, user) = await SignedInPageAsync();
-        await NewConversationAsync(page);
-
-        await page.FillAsync("#input", "Tell me a long story");
-        await page.PressAsync("#input", "Enter");
-        var streaming = page.Locator(".message.assistant.streaming .body");
-        await Assertions.Expect(streaming).ToContainTextAsync("chat-dev", new() { Timeout = Timeout });
-        await page.ClickAsync("#stop");
-
-        var cancelled = page.Locator(".message.assistant.cancelled");
-        await Assertions.Expect(cancelled).ToHaveCountAsync(1, new() { Timeout = Timeout });
-        await Assertions.Expect(page.Locator("#stop")).ToBeHiddenAsync();
-        var shown = Normalize(await cancelled.Locator(".body").InnerTextAsync());
-        var conversationId = ConversationIdOf(page);
-        Assert.Equal(Normalize(await AssistantContentAsync(user, conversationId)), shown);
-        Assert.Equal("cancelled", await ApiTestClient.ScalarAsync<string>(app,
-            "SELECT status FROM chat_messages WHERE conversation_id = @id AND role = 'assistant'", ("id", Guid.Parse(conversationId))));
-    }
-
-    [Fact]
-    public async Task ReloadDuringAReplyResumesWithoutDuplicatedText()
-    {
-        var (page, user) = await SignedInPageAsync();
-        await NewConversationAsync(page);
-
-        await page.FillAsync("#input", "Keep going while I reload");
-        await page.PressAsync("#input", "Enter");
-        await Assertions.Expect(page.Locator(".message.assistant.streaming .body")).ToContainTextAsync("chat-dev", new() { Timeout = Timeout });
-        await page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotDirectory, "streaming.png") });
-
-        await page.ReloadAsync();
-
-        var reply = page.Locator(".message.assistant:not(.streaming)").Last;
-        await Assertions.Expect(reply).ToContainTextAsync("Keep going while I reload", new() { Timeout = Timeout });
-        await Assertions.Expect(page.Locator(".message.assistant")).ToHaveCountAsync(1);
-        var conversationId = ConversationIdOf(page);
-        var stored = await AssistantContentAsync(user, conversationId);
-        Assert.Equal(Normalize(stored), Normalize(await reply.Locator(".body").InnerTextAsync()));
+        var shown = WebClientPages.Normalize(await reply.Locator(".body").InnerTextAsync());
+        var conversationId = WebClientPages.ConversationIdOf(page);
+        var stored = await _pages.AssistantContentAsync(user, conversationId);
+        Assert.Equal(WebClientPages.Normalize(stored), shown);
     }
 
     [Fact]
     public async Task ArchiveUnarchiveDeleteAndRestoreFromTheConversationView()
     {
-        var (page, _) = await SignedInPageAsync();
-        await NewConversationAsync(page);
+        var (page, _) = await _pages.SignedInPageAsync();
+        await WebClientPages.NewConversationAsync(page);
 
         await page.ClickAsync("#archive");
         await Assertions.Expect(page.Locator("#archive")).ToHaveTextAsync("Unarchive", new() { Timeout = Timeout });
@@ -102,8 +58,8 @@ public sealed class WebClientTests(ChatAppFixture app, BrowserFixture browser, I
     public async Task ScriptOnerrorAndJavascriptLinksInAReplyDoNotRun()
     {
         // The page's CSP alone blocks inline handlers: bypass it, so this tests what the renderer lets through.
-        var (page, _) = await SignedInPageAsync(bypassCsp: true);
-        await NewConversationAsync(page);
+        var (page, _) = await _pages.SignedInPageAsync(bypassCsp: true);
+        await WebClientPages.NewConversationAsync(page);
 
         const string attack = "<img src=x onerror=\"window.__xss=1\"> <script>window.__xss=2</script> [link](javascript:window.__xss=3)";
         await page.FillAsync("#input", attack);
@@ -128,8 +84,8 @@ public sealed class WebClientTests(ChatAppFixture app, BrowserFixture browser, I
     {
         // chat-dev quotes the message with its whitespace collapsed: "⏎" marks the line breaks, and the page's socket
         // turns it back into one (per chunk, so the text the page gets is the stored text with ⏎ → \n).
-        var (page, user) = await SignedInPageAsync(prepare: p => p.RouteWebSocketAsync(new Regex("/ws\\?"), BrowserFixture.RestoreLineBreaks));
-        await NewConversationAsync(page);
+        var (page, user) = await _pages.SignedInPageAsync(prepare: p => p.RouteWebSocketAsync(new Regex("/ws\\?"), BrowserFixture.RestoreLineBreaks));
+        await WebClientPages.NewConversationAsync(page);
         const string markdown = "⏎⏎ 1. first ⏎ 2. second ⏎ 3. third ⏎⏎ | fruit | count | ⏎ | --- | ---: | ⏎ | apples | 3 | ⏎ | pears | 5 | ⏎⏎ End of table.";
         // Records, for each list or table put into a reply, how much of the reply's text was shown at that moment.
         await page.EvaluateAsync("""
@@ -154,8 +110,8 @@ public sealed class WebClientTests(ChatAppFixture app, BrowserFixture browser, I
         Assert.All(shownAt, length => Assert.InRange(length, 1, finalLength - 1));
 
         // The streamed result equals one full render of the text.
-        var conversationId = ConversationIdOf(page);
-        var source = (await AssistantContentAsync(user, conversationId)).Replace("⏎", "\n", StringComparison.Ordinal);
+        var conversationId = WebClientPages.ConversationIdOf(page);
+        var source = (await _pages.AssistantContentAsync(user, conversationId)).Replace("⏎", "\n", StringComparison.Ordinal);
         var full = await page.EvaluateAsync<string>("""
             async (source) => {
               const { renderMarkdown } = await import('/markdown.js');
@@ -170,12 +126,12 @@ public sealed class WebClientTests(ChatAppFixture app, BrowserFixture browser, I
     [Fact]
     public async Task ConversationListWorksByKeyboardAndTheControlsAreNamed()
     {
-        var (page, _) = await SignedInPageAsync();
-        await NewConversationAsync(page);
-        var olderId = ConversationIdOf(page);
-        await NewConversationAsync(page);
+        var (page, _) = await _pages.SignedInPageAsync();
+        await WebClientPages.NewConversationAsync(page);
+        var olderId = WebClientPages.ConversationIdOf(page);
+        await WebClientPages.NewConversationAsync(page);
         await Assertions.Expect(page).Not.ToHaveURLAsync(new Regex(olderId), new() { Timeout = Timeout });
-        var openId = ConversationIdOf(page);
+        var openId = WebClientPages.ConversationIdOf(page);
         await Assertions.Expect(page.Locator($"#conversations button[aria-current=true][data-id='{openId}']")).ToHaveCountAsync(1, new() { Timeout = Timeout });
         var entries = page.Locator("#conversations button");
         var ids = await entries.EvaluateAllAsync<string[]>("buttons => buttons.map(b => b.dataset.id)");
@@ -204,8 +160,8 @@ public sealed class WebClientTests(ChatAppFixture app, BrowserFixture browser, I
     [Fact]
     public async Task OnlyTheStreamingReplyIsALiveRegion()
     {
-        var (page, _) = await SignedInPageAsync();
-        await NewConversationAsync(page);
+        var (page, _) = await _pages.SignedInPageAsync();
+        await WebClientPages.NewConversationAsync(page);
         await page.FillAsync("#input", "Announce me politely");
         await page.PressAsync("#input", "Enter");
 
@@ -239,61 +195,4 @@ public sealed class WebClientTests(ChatAppFixture app, BrowserFixture browser, I
             Assert.Contains("script-src 'self'", string.Join(' ', response.Headers.GetValues("Content-Security-Policy")), StringComparison.Ordinal);
         }
     }
-
-    private async Task<(IPage Page, string User)> SignedInPageAsync(Func<IPage, Task>? prepare = null, bool bypassCsp = false)
-    {
-        var context = await browser.Browser.NewContextAsync(new() { BaseURL = app.GatewayUri.ToString(), BypassCSP = bypassCsp });
-        var page = await context.NewPageAsync();
-        if (prepare is not null)
-        {
-            await prepare(page);
-        }
-
-        page.SetDefaultTimeout(Timeout);
-        page.Console += (_, message) => Log($"[browser {message.Type}] {message.Text}");
-        page.PageError += (_, error) => Log($"[browser page error] {error}");
-        var user = $"web-{Guid.NewGuid():N}"[..16];
-        await page.GotoAsync("/");
-        await page.FillAsync("#dev-form input[name=userId]", user);
-        await page.FillAsync("#dev-form input[name=tenantId]", "web-tenant");
-        await page.ClickAsync("#dev-form button[type=submit]");
-        await Assertions.Expect(page.Locator("#app")).ToBeVisibleAsync(new() { Timeout = Timeout });
-        return (page, user);
-    }
-
-    private static async Task NewConversationAsync(IPage page)
-    {
-        await page.ClickAsync("#new-conversation");
-        await Assertions.Expect(page.Locator("#conversation-title")).ToHaveTextAsync("New conversation", new() { Timeout = Timeout });
-        await Assertions.Expect(page.Locator("#input")).ToBeEnabledAsync(new() { Timeout = Timeout });
-        await Assertions.Expect(page.Locator("#connection")).ToHaveTextAsync("Connected", new() { Timeout = Timeout });
-    }
-
-    private async Task<string> AssistantContentAsync(string user, string conversationId)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/conversations/{conversationId}/messages?limit=50");
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", TestTokens.Create(user, "web-tenant"));
-        using var response = await app.Gateway.SendAsync(request);
-        response.EnsureSuccessStatusCode();
-        var page = await response.Content.ReadFromJsonAsync<JsonElement>();
-        return page.GetProperty("items").EnumerateArray()
-            .Last(m => m.GetProperty("role").GetString() == "assistant")
-            .GetProperty("content").GetString()!;
-    }
-
-    /// <summary>The browser's console in the test's output (events after the test ended have nowhere to go).</summary>
-    private void Log(string line)
-    {
-        try
-        {
-            output.WriteLine(line);
-        }
-        catch (InvalidOperationException)
-        {
-        }
-    }
-
-    private static string ConversationIdOf(IPage page) => Regex.Match(page.Url, "#/c/([0-9a-f-]{36})").Groups[1].Value;
-
-    private static string Normalize(string text) => Regex.Replace(text, @"\s+", " ").Trim();
 }
