@@ -7,7 +7,11 @@
 # Measures (after a 15 s unrecorded warm-up): ws-step at 1,000 sockets, one per conversation, 64 B chunks, on one chat-streaming replica (chunks/s at the
 # last step held); 10,000 sockets held on one replica (KiB per connection); the history page straight to chat-api and
 # the page floor on the same PostgreSQL (pages/s).
+# Environment: SUITES (default "ws connections rest": which of the three to run); START_RATE (200), STEP_FACTOR (1.15),
+# STEPS (12): the ws-step ladder — a finer one around the threshold (e.g. 430, 1.04, 10) settles a few-percent question
+# the default 15 % steps cannot.
 set -uo pipefail
+SUITES="${SUITES:-ws connections rest}"; START_RATE="${START_RATE:-200}"; STEP_FACTOR="${STEP_FACTOR:-1.15}"; STEPS="${STEPS:-12}"
 mkdir -p "${2:?usage: bench/ab.sh TREE OUT}"
 tree="$(readlink -f "$1")"; out="$(readlink -f "$2")"
 export CHAT_BENCH_SIGNING_KEY=${CHAT_BENCH_SIGNING_KEY:-$(openssl rand -hex 32)}
@@ -37,9 +41,16 @@ bench=(dotnet "$tree/bench/Chat.Bench/bin/Release/net10.0/Chat.Bench.dll")
 # hold at 7–15 ms).
 "${bench[@]}" ws --target chat --url http://replica --redis chat --label warm-up --sockets 1000 --per-conversation 1 \
   --chunk-bytes 64 --rate 200 --duration 15s --warmup 2s --out "$out/warm-up" > "$out/warm-up.txt" 2>&1
-"${bench[@]}" ws-step --target chat --url http://replica --redis chat --label k1-64b --sockets 1000 --per-conversation 1 \
-  --chunk-bytes 64 --start-rate 200 --step-factor 1.15 --max-steps 12 --duration 8s --warmup 2s --out "$out" >> "$out/ab.txt" 2>&1
-"${bench[@]}" ws --target chat --url http://replica --redis chat --label held-10000 --sockets 10000 --per-conversation 1 \
-  --rate 50 --duration 30s --warmup 10s --connect-parallelism 64 --out "$out" >> "$out/ab.txt" 2>&1
-"${bench[@]}" rest --target chat --url "$api" --label c64 --concurrency 64 --ops history --duration 15s --out "$out" >> "$out/ab.txt" 2>&1
-"${bench[@]}" rest --target baseline --postgres chat --label c64 --concurrency 64 --ops page --duration 15s --out "$out" >> "$out/ab.txt" 2>&1
+if [[ " $SUITES " == *" ws "* ]]; then
+  "${bench[@]}" ws-step --target chat --url http://replica --redis chat --label k1-64b --sockets 1000 --per-conversation 1 \
+    --chunk-bytes 64 --start-rate "$START_RATE" --step-factor "$STEP_FACTOR" --max-steps "$STEPS" --duration 8s --warmup 2s \
+    --out "$out" >> "$out/ab.txt" 2>&1
+fi
+if [[ " $SUITES " == *" connections "* ]]; then
+  "${bench[@]}" ws --target chat --url http://replica --redis chat --label held-10000 --sockets 10000 --per-conversation 1 \
+    --rate 50 --duration 30s --warmup 10s --connect-parallelism 64 --out "$out" >> "$out/ab.txt" 2>&1
+fi
+if [[ " $SUITES " == *" rest "* ]]; then
+  "${bench[@]}" rest --target chat --url "$api" --label c64 --concurrency 64 --ops history --duration 15s --out "$out" >> "$out/ab.txt" 2>&1
+  "${bench[@]}" rest --target baseline --postgres chat --label c64 --concurrency 64 --ops page --duration 15s --out "$out" >> "$out/ab.txt" 2>&1
+fi
