@@ -5,9 +5,9 @@ namespace Chat.Messaging;
 
 /// <summary>
 /// Writes a generation's frames per docs/STREAMING.md: each frame is XADDed to <see cref="RedisKeys.GenerationStream"/>
-/// with the explicit id <see cref="GenerationStreamSettings.EntryId"/>(seq) (MAXLEN ~ bounded, EXPIRE reset to the replay
-/// window) and then PUBLISHed on <see cref="RedisKeys.ConversationChannel"/>. The three commands go down one connection in
-/// that order, so a subscriber that sees frame n on pub/sub finds frames 0..n in the stream.
+/// with the explicit id <see cref="GenerationStreamSettings.EntryId"/>(seq) (MAXLEN ~ bounded; the writer sets EXPIRE
+/// to the replay window on the first and last frames and at intervals between) and then PUBLISHed on
+/// <see cref="RedisKeys.ConversationChannel"/>. The commands go down one connection in that order, so a subscriber that sees frame n on pub/sub finds frames 0..n in the stream.
 /// </summary>
 /// <remarks>
 /// <see cref="PublishAsync"/> throws when Redis fails. The <c>…WriteAsync</c>/<see cref="AppendAsync"/>/
@@ -32,14 +32,15 @@ public sealed class GenerationFramePublisher(IConnectionMultiplexer redis)
         await Task.WhenAll(add, expire, publish);
     }
 
-    /// <summary>XADD, EXPIRE and PUBLISH of one frame whose JSON is <paramref name="json"/>, issued before this returns; the
-    /// task never faults for Redis. PUBLISH is issued whatever becomes of the XADD (the three are pipelined). Unless
-    /// <paramref name="createStream"/>, the XADD has <c>NOMKSTREAM</c>: a stream that vanished (Redis restarted empty) is not
-    /// re-created with this frame alone (<see cref="FrameWriteStatus.StreamMissing"/>).</summary>
-    public async Task<FrameWriteStatus> WriteAsync(GenerationFrame frame, string json, TimeSpan replayWindow, int maxLength, bool createStream = true)
+    /// <summary>XADD, EXPIRE (when <paramref name="expireAfter"/> is given) and PUBLISH of one frame whose JSON is
+    /// <paramref name="json"/>, issued before this returns; the task never faults for Redis. PUBLISH is issued whatever
+    /// becomes of the XADD (the commands are pipelined). Unless <paramref name="createStream"/>, the XADD has
+    /// <c>NOMKSTREAM</c>: a stream that vanished (Redis restarted empty) is not re-created with this frame alone
+    /// (<see cref="FrameWriteStatus.StreamMissing"/>).</summary>
+    public async Task<FrameWriteStatus> WriteAsync(GenerationFrame frame, string json, TimeSpan? expireAfter, int maxLength, bool createStream = true)
     {
         Task<RedisValue> add;
-        Task<bool> expire;
+        Task<bool>? expire = null;
         Task<long> publish;
         try
         {
@@ -52,7 +53,10 @@ public sealed class GenerationFramePublisher(IConnectionMultiplexer redis)
                 Approximate = true,
                 CreateStream = createStream,
             });
-            expire = db.KeyExpireAsync(key, replayWindow);
+            if (expireAfter is { } window)
+            {
+                expire = db.KeyExpireAsync(key, window);
+            }
             publish = db.PublishAsync(RedisKeys.ConversationChannel(frame.ConversationId), json);
         }
         catch (Exception ex) when (IsRedisFailure(ex))
@@ -60,7 +64,8 @@ public sealed class GenerationFramePublisher(IConnectionMultiplexer redis)
             return FrameWriteStatus.NotWritten;
         }
 
-        // Every task is observed, whichever fails first; awaited inline (no helper method), so a write allocates no more
+        // Every task is observed, whichever fails first; XADD and PUBLISH awaited inline, and the EXPIRE (rare: see the
+        // writer's rule) through a helper that allocates only when it has to wait, so a chunk's write allocates no more
         // than this method's own state machine.
         var status = FrameWriteStatus.Written;
         try
@@ -75,14 +80,7 @@ public sealed class GenerationFramePublisher(IConnectionMultiplexer redis)
             status = Classify(ex);
         }
 
-        try
-        {
-            await expire;
-        }
-        catch (Exception ex) when (IsRedisFailure(ex))
-        {
-            status = Worse(status);
-        }
+        status = await ObserveExpireAsync(expire, status);
 
         try
         {
@@ -128,19 +126,29 @@ public sealed class GenerationFramePublisher(IConnectionMultiplexer redis)
             status = Classify(ex);
         }
 
-        if (expire is not null)
-        {
-            try
-            {
-                await expire;
-            }
-            catch (Exception ex) when (IsRedisFailure(ex))
-            {
-                status = Worse(status);
-            }
-        }
+        status = await ObserveExpireAsync(expire, status);
 
         return status;
+    }
+
+    /// <summary>Awaits the EXPIRE issued with a frame, if any: a failed one makes <paramref name="status"/> worse. Completes
+    /// at once, allocating nothing, when there is none or it has already succeeded.</summary>
+    private static async ValueTask<FrameWriteStatus> ObserveExpireAsync(Task<bool>? expire, FrameWriteStatus status)
+    {
+        if (expire is null)
+        {
+            return status;
+        }
+
+        try
+        {
+            await expire;
+            return status;
+        }
+        catch (Exception ex) when (IsRedisFailure(ex))
+        {
+            return Worse(status);
+        }
     }
 
     /// <summary>PUBLISH only of a frame already in its stream; never faults for Redis (<see cref="FrameWriteStatus.IdRefused"/> never).</summary>

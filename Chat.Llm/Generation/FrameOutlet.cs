@@ -10,8 +10,8 @@ namespace Chat.Llm.Generation;
 /// that outlasts a Redis outage. Nothing here faults because of Redis.
 /// </summary>
 /// <remarks>
-/// <para><b>Live</b> (Redis healthy): <see cref="SendAsync"/> keeps the frame's JSON, issues its XADD, EXPIRE and PUBLISH (the
-/// multiplexer keeps one connection's commands in order) and returns the previous frame's write, so one write is in flight
+/// <para><b>Live</b> (Redis healthy): <see cref="SendAsync"/> keeps the frame's JSON, issues its XADD and PUBLISH, with an EXPIRE on the
+/// first and last frames and every quarter replay window between (the multiplexer keeps one connection's commands in order) and returns the previous frame's write, so one write is in flight
 /// while the next frame is produced. A write never faults; its outcome is read at a later send.</para>
 /// <para><b>Away</b>: when a write fails or the multiplexer is not connected (<see cref="GenerationFramePublisher.IsConnected"/>,
 /// checked before every write, so no command waits in the multiplexer's backlog), frames are only kept, in order, and
@@ -59,6 +59,7 @@ internal sealed class FrameOutlet
     // ledger's gate, as is _previous (the last live write, returned by the next send).
     private readonly Queue<(long Position, Task<FrameWriteStatus> Write)> _inflight = new();
     private Task _previous = Task.CompletedTask;
+    private long _expirySetAt; // when the last live write set the stream's expiry (a TimeProvider timestamp), under the gate
 
     public FrameOutlet(GenerationFeed feed, GenerationFramePublisher publisher, GenerationOptions settings, GenerationMetrics? metrics = null, TimeProvider? timeProvider = null)
     {
@@ -188,7 +189,7 @@ internal sealed class FrameOutlet
             // local follower may write its response inline, and Redis's followers should not wait for that.
             // Only the first frame creates the stream; a later one finding it gone means Redis restarted empty
             // between two frames, unseen by IsConnected (StreamMissing, read back by Harvest).
-            var write = _publisher.WriteAsync(frame, json, _settings.ReplayWindow, _settings.StreamMaxLength, createStream: position == 0);
+            var write = _publisher.WriteAsync(frame, json, ExpiryToSet(frame, position), _settings.StreamMaxLength, createStream: position == 0);
             _inflight.Enqueue((position, write));
             _ledger.Attempted = position + 1;
             var previous = _previous;
@@ -200,6 +201,24 @@ internal sealed class FrameOutlet
         _ledger.CountBuffered();
         _recovery.TryStart();
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Under the gate: the replay window when this live write is to (re)set the stream's expiry, else null. Set on the
+    /// first frame, on the terminal frame (the stream lives a whole window after the last frame) and whenever a quarter
+    /// window has passed since the last set, so a running generation's stream always has ≥ ¾ of a window left. An
+    /// EXPIRE per chunk would be a third of the commands Redis runs for a generation (docs/STREAMING.md, "Writing").
+    /// </summary>
+    private TimeSpan? ExpiryToSet(GenerationFrame frame, long position)
+    {
+        var now = _time.GetTimestamp();
+        if (position != 0 && !frame.IsTerminal && _time.GetElapsedTime(_expirySetAt, now) < _settings.ReplayWindow / 4)
+        {
+            return null;
+        }
+
+        _expirySetAt = now;
+        return _settings.ReplayWindow;
     }
 
     private async Task SettleInflightAsync()

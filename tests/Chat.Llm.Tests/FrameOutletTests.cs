@@ -8,6 +8,7 @@ using Chat.Messaging;
 using Chat.Messaging.Contracts;
 using Chat.Tests.Shared;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
 using Xunit.Abstractions;
 
@@ -68,9 +69,17 @@ public sealed class FrameOutletTests(ITestOutputHelper output) : IAsyncLifetime
             FinishReason = seq == count - 1 ? "stop" : null,
         }).ToList();
 
-    private FrameOutlet Outlet(IConnectionMultiplexer redis) => new(
+    private FrameOutlet Outlet(IConnectionMultiplexer redis, TimeProvider? time = null) => new(
         new GenerationFeed(), new GenerationFramePublisher(redis), new GenerationOptions(),
-        new GenerationMetrics(_services.GetRequiredService<IMeterFactory>()), TimeProvider.System);
+        new GenerationMetrics(_services.GetRequiredService<IMeterFactory>()), time ?? TimeProvider.System);
+
+    /// <summary>How many EXPIRE commands the server has run (its own counter, INFO commandstats; an admin connection).</summary>
+    private static async Task<long> ExpireCallsAsync(ConnectionMultiplexer admin)
+    {
+        var info = await admin.GetServer(admin.GetEndPoints()[0]).InfoRawAsync("commandstats") ?? "";
+        var line = info.Split('\n').FirstOrDefault(l => l.StartsWith("cmdstat_expire:", StringComparison.Ordinal));
+        return line is null ? 0 : long.Parse(line.Split("calls=")[1].Split(',')[0], System.Globalization.CultureInfo.InvariantCulture);
+    }
 
     /// <summary>Sends as the runner does: each send returns the previous frame's write, awaited before the next frame.</summary>
     private static async Task SendAsync(FrameOutlet outlet, IEnumerable<GenerationFrame> frames)
@@ -129,6 +138,36 @@ public sealed class FrameOutletTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(Expected(frames), await StreamAsync(redis));
         await WaitUntilAsync(() => subscriber.Frames.Count >= frames.Count, "every frame live");
         Assert.Equal(frames.Select(f => f.ToJson()), subscriber.Frames);
+    }
+
+    [Fact]
+    public async Task TheStreamsExpiryIsSetOnTheFirstFrameEveryQuarterWindowAndTheLastFrame()
+    {
+        var redis = await _server.ConnectAsync();
+        var time = new FakeTimeProvider();
+        var quarter = new GenerationOptions().ReplayWindow / 4;
+        var frames = Frames(12);
+        var outlet = Outlet(redis, time);
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(_server.Configuration + ",allowAdmin=true");
+
+        async Task<long> SendThenCountAsync(IEnumerable<GenerationFrame> batch)
+        {
+            await SendAsync(outlet, batch);
+            Assert.True(await outlet.FlushAsync(s_wait, CancellationToken.None));
+            return await ExpireCallsAsync(admin);
+        }
+
+        Assert.Equal(1, await SendThenCountAsync(frames.Take(5))); // seq 0 only
+        time.Advance(quarter - TimeSpan.FromSeconds(1));
+        Assert.Equal(1, await SendThenCountAsync(frames.Skip(5).Take(1))); // not yet a quarter window since seq 0
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(2, await SendThenCountAsync(frames.Skip(6).Take(1))); // a quarter window since seq 0
+        Assert.Equal(2, await SendThenCountAsync(frames.Skip(7).Take(4)));
+        Assert.Equal(3, await SendThenCountAsync(frames.Skip(11))); // the terminal frame
+
+        var ttl = await redis.GetDatabase().KeyTimeToLiveAsync(RedisKeys.GenerationStream(_generationId));
+        Assert.InRange(ttl!.Value, new GenerationOptions().ReplayWindow - TimeSpan.FromMinutes(1), new GenerationOptions().ReplayWindow);
+        Assert.Equal(Expected(frames), await StreamAsync(redis));
     }
 
     [Fact]
@@ -244,7 +283,9 @@ public sealed class FrameOutletTests(ITestOutputHelper output) : IAsyncLifetime
             foreach (var frame in frames)
             {
                 var previous = pending;
-                pending = publisher.PublishAsync(frame, settings.ReplayWindow, settings.StreamMaxLength);
+                // The outlet's commands for a short generation: XADD and PUBLISH, EXPIRE on the first and last frames.
+                var expire = frame.Seq == 0 || frame.IsTerminal ? settings.ReplayWindow : (TimeSpan?)null;
+                pending = publisher.WriteAsync(frame, frame.ToJson(), expire, settings.StreamMaxLength);
                 await previous;
             }
 
