@@ -6,10 +6,10 @@
 #
 # Suites (see docs/BENCHMARKS.md for what each measures and how long it takes):
 #   smoke        seconds-long runs of the baselines only; checks the tooling, measures nothing worth publishing
-#   baselines    ws-step on the raw limit and the SignalR peer (no Chat needed)
-#   ws           ws-step on the raw limit, the SignalR peer, Chat through the gateway and Chat on one replica
+#   baselines    ws-step on the raw server (fed Chat's Redis writes, and PUBLISH only) and the SignalR peer (no Chat needed)
+#   ws           ws-step on the raw server (both ways), the SignalR peer, Chat through the gateway and Chat on one replica
 #                directly (the gateway's cost), same parameters, REPEAT times, alternating
-#   latency      ws at RATE (half the raw limit's max) on Chat and raw: the latency Chat adds
+#   latency      ws at RATE (half the raw server's max) on Chat and raw: the latency Chat adds
 #   connections  SOCKETS (10000) sockets held on one chat-streaming replica (CHAT_STREAMING), plus raw and signalr
 #   rest         Chat REST through the gateway and against chat-api, and the bare Kestrel + Npgsql baseline
 #   openai       streamed /v1/chat/completions (1 and 16 clients) through the gateway and against chat-api
@@ -28,7 +28,8 @@
 #                           replica directly, found by its process; give the gateway's URL to go through it)
 #   REPEAT (2)  DURATION (15s)  WARMUP (3s)  STEPS (12)  STEP_FACTOR (1.6)  START_RATE (10)  RATE  SOCKETS (10000)
 #   SHAPES                  the ws shapes to run (default all: "k1-64b k3-64b k100-64b k1-1k")
-#   WS_TARGETS              the ws suite's targets (default "raw signalr chat chat-direct")
+#   WS_TARGETS              the ws suite's targets (default "raw raw-publish signalr chat chat-direct"; raw-publish = the raw
+#                           server fed one PUBLISH per frame and no replay stream)
 #   PROVIDER_TTFT_MS        the local provider's configured time to first token (for the openai suite's overhead line)
 #   OUT                     results directory (default bench/results/<suite>-<UTC time>)
 #   LATENCY_URL             where the latency suite's Chat sockets go (default the gateway; http://replica: one replica)
@@ -80,6 +81,7 @@ step_run() { # target label sockets k bytes   (target chat = through the gateway
   local target="$1" url=()
   if [ "$target" = chat ]; then url=(--url "$CHAT_GATEWAY"); fi
   if [ "$target" = chat-direct ]; then target=chat; url=(--url http://replica --api-url "$CHAT_GATEWAY"); fi
+  if [ "$target" = raw-publish ]; then target=raw; url=(--redis-writes publish); fi
   load ws-step --target "$target" "${url[@]}" ${BASELINE_REDIS:+--redis "$BASELINE_REDIS"} --label "$2$PINNED" --sockets "$3" --per-conversation "$4" --chunk-bytes "$5" \
     --start-rate "$START_RATE" --step-factor "$STEP_FACTOR" --max-steps "$STEPS" --duration "$DURATION" --warmup "$WARMUP" || true
 }
@@ -113,7 +115,7 @@ run_baselines() {
   for rep in $(seq "$REPEAT"); do
     for shape in "${WS_SHAPES[@]}"; do
       read -r label n k bytes <<<"$shape"
-      for target in raw signalr; do step_run "$target" "$label" "$n" "$k" "$bytes"; done
+      for target in raw raw-publish signalr; do step_run "$target" "$label" "$n" "$k" "$bytes"; done
     done
   done
 }
@@ -125,14 +127,14 @@ run_ws() {
   for rep in $(seq "$REPEAT"); do
     for shape in "${WS_SHAPES[@]}"; do
       read -r label n k bytes <<<"$shape"
-      for target in ${WS_TARGETS:-raw signalr chat chat-direct}; do step_run "$target" "$label" "$n" "$k" "$bytes"; done
+      for target in ${WS_TARGETS:-raw raw-publish signalr chat chat-direct}; do step_run "$target" "$label" "$n" "$k" "$bytes"; done
     done
   done
 }
 
 run_latency() {
   need_chat
-  [ -n "${RATE:-}" ] || { echo "latency: set RATE to half the raw limit's last held gen/s (from the ws suite)"; exit 2; }
+  [ -n "${RATE:-}" ] || { echo "latency: set RATE to half the raw server's last held gen/s (from the ws suite)"; exit 2; }
   for rep in $(seq "$REPEAT"); do
     load ws --target raw --redis chat --label "half-rate$PINNED" --sockets 1000 --per-conversation 1 --rate "$RATE" --duration 30s --warmup 5s || true
     load ws --target chat --url "${LATENCY_URL:-$CHAT_GATEWAY}" --label "half-rate$PINNED" --sockets 1000 --per-conversation 1 --rate "$RATE" --duration 30s --warmup 5s || true

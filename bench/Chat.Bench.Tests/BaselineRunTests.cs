@@ -15,16 +15,18 @@ public sealed class BaselineRunTests : IDisposable
     public void Dispose() => Directory.Delete(_out, recursive: true);
 
     [Theory]
-    [InlineData("raw")]
-    [InlineData("signalr")]
-    public async Task FanOutRunAgainstBaselineDeliversEveryFrameExactlyOnce(string target)
+    [InlineData("raw", "chat", "raw")]
+    [InlineData("raw", "publish", "raw-publish")]
+    [InlineData("signalr", "chat", "signalr")]
+    public async Task FanOutRunAgainstBaselineDeliversEveryFrameExactlyOnce(string target, string redisWrites, string named)
     {
         var options = WsOptions.From(CommandLine.Parse(
-            ["ws", "--target", target, "--sockets", "6", "--per-conversation", "2", "--rate", "5", "--tokens-per-second", "100",
+            ["ws", "--target", target, "--redis-writes", redisWrites, "--sockets", "6", "--per-conversation", "2", "--rate", "5", "--tokens-per-second", "100",
              "--chunks", "10", "--duration", "2s", "--warmup", "500ms", "--settle", "200ms", "--out", _out]), stepMode: false);
 
         var result = await new WsScenario(options).RunAsync(CancellationToken.None).WaitAsync(TimeSpan.FromMinutes(2));
 
+        Assert.Equal(named, options.TargetName);
         Assert.Equal(6, result.Connected);
         var step = Assert.Single(result.Steps);
         Assert.True(step.ExpectedDeliveries > 0);
@@ -34,6 +36,17 @@ public sealed class BaselineRunTests : IDisposable
         Assert.Equal(0, step.Unexpected);
         Assert.True(step.Latency.Count > 0);
         Assert.Contains(step.Processes, p => p.Label == "redis");
+    }
+
+    [Fact]
+    public void PublishOnlyWritesAreRefusedForChatAndTheSignalRPeer()
+    {
+        foreach (var target in new[] { "chat", "signalr" })
+        {
+            var error = Assert.Throws<UsageException>(() => WsOptions.From(CommandLine.Parse(
+                ["ws", "--target", target, "--redis-writes", "publish", "--signing-key", "k", "--out", _out]), stepMode: false));
+            Assert.Contains("--redis-writes publish", error.Message, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

@@ -23,6 +23,7 @@ public static class BenchCommands
           --sockets N --per-conversation K --rate R (generations/s) --tokens-per-second T --chunks N --chunk-bytes B
           --duration 30s --warmup 5s --drain 10s --connect-parallelism 32 --warm-sockets 50 --settle 2s --label NAME --out DIR
           --redis start|chat|<host:port,password=...>   --chat-data /var/lib/chat
+          --redis-writes chat|publish   (raw only: publish = one PUBLISH per frame, no replay stream; target raw-publish)
           --signing-key KEY (or CHAT_BENCH_SIGNING_KEY) --api-url URL --users U      (chat only)
           --sample label=pid:N|port:N|name:fragment   (more processes to sample, comma-separated)
           ws-step: --rates 10,20,40 | --start-rate 10 --step-factor 1.5 --max-steps 12; --max-p99-ms 50 --min-delivered-ratio 0.98

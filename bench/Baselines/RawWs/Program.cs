@@ -1,8 +1,9 @@
 using Chat.Bench.Baselines.RawWs;
 using StackExchange.Redis;
 
-// The machine's limit for docs/BENCHMARKS.md: Kestrel WebSockets and one Redis subscription per conversation,
-// forwarding every published frame unchanged. No auth, no replay, no protocol beyond the subscribe frame.
+// The raw baseline for docs/BENCHMARKS.md, the strongest simple server: Kestrel WebSockets and one Redis subscription per
+// conversation, each published frame sent unchanged, inline when the socket is idle. No auth, no replay, no protocol
+// beyond the subscribe frame.
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.Services.AddOptions<RawWsOptions>()

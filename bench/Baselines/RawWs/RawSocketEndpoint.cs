@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
-using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 
 namespace Chat.Bench.Baselines.RawWs;
@@ -25,7 +24,6 @@ internal static class RawSocketEndpoint
         using var socket = await context.WebSockets.AcceptWebSocketAsync(protocol);
         var connection = new SocketSink(socket, options.Value.SendQueueCapacity);
         var joined = new List<string>();
-        var sending = connection.SendLoopAsync(context.RequestAborted);
         try
         {
             await ReceiveLoopAsync(socket, connection, rooms, joined, context.RequestAborted);
@@ -40,8 +38,7 @@ internal static class RawSocketEndpoint
             {
                 await rooms.LeaveAsync(channel, connection);
             }
-            connection.Complete();
-            await sending;
+            await connection.CompleteAsync();
             if (socket.State == WebSocketState.CloseReceived)
             {
                 await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
@@ -58,7 +55,7 @@ internal static class RawSocketEndpoint
             var result = await socket.ReceiveAsync(Memory<byte>.Empty, ct);
             if (result.MessageType == WebSocketMessageType.Close)
             {
-                return; // Answered once the send loop has drained (one sender at a time).
+                return; // Answered once the frames taken are sent (one sender at a time).
             }
             var buffer = ArrayPool<byte>.Shared.Rent(4096);
             try
@@ -115,32 +112,98 @@ internal static class RawSocketEndpoint
         }
     }
 
-    /// <summary>One socket's bounded send queue and the loop that drains it.</summary>
+    /// <summary>
+    /// One socket's sending side, the fastest obvious way: a frame for an idle socket is sent on the caller's thread (Kestrel
+    /// copies a small frame into its output pipe and returns at once); frames that arrive while a send is in flight wait in
+    /// a bounded queue that the sender drains before it lets go. No thread-pool hop unless the network pushes back.
+    /// </summary>
     private sealed class SocketSink(WebSocket socket, int capacity) : IFrameSink
     {
-        private readonly Channel<ReadOnlyMemory<byte>> _queue = Channel.CreateBounded<ReadOnlyMemory<byte>>(
-            new BoundedChannelOptions(capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+        private readonly Lock _lock = new();
+        private readonly Queue<ReadOnlyMemory<byte>> _queue = new();
+        private bool _busy; // someone is sending; new frames queue behind it
+        private bool _completed;
+        private Task _draining = Task.CompletedTask; // set only by the holder of _busy
 
         public bool TryEnqueue(ReadOnlyMemory<byte> frame)
         {
-            if (_queue.Writer.TryWrite(frame))
+            lock (_lock)
             {
+                if (_completed)
+                {
+                    return false;
+                }
+                if (_busy)
+                {
+                    if (_queue.Count == capacity)
+                    {
+                        // Too slow: drop the connection rather than buffer without bound (the client sees the loss).
+                        socket.Abort();
+                        return false;
+                    }
+                    _queue.Enqueue(frame);
+                    return true;
+                }
+                _busy = true;
+            }
+
+            ValueTask sending;
+            try
+            {
+                sending = socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or InvalidOperationException)
+            {
+                socket.Abort();
+                return false;
+            }
+            if (!sending.IsCompletedSuccessfully)
+            {
+                _draining = DrainAsync(sending);
                 return true;
             }
-            // Too slow: drop the connection rather than buffer without bound (the client sees the loss).
-            socket.Abort();
-            return false;
+            sending.GetAwaiter().GetResult();
+            lock (_lock)
+            {
+                if (_queue.Count == 0)
+                {
+                    _busy = false;
+                    return true;
+                }
+            }
+            _draining = DrainAsync(ValueTask.CompletedTask); // frames queued meanwhile (another room's): send them now
+            return true;
         }
 
-        public void Complete() => _queue.Writer.TryComplete();
+        /// <summary>No more frames; waits for the frames already taken to be sent (a send that starts as the socket goes
+        /// away may be cut short: its client is gone).</summary>
+        public Task CompleteAsync()
+        {
+            lock (_lock)
+            {
+                _completed = true;
+                return _busy ? Volatile.Read(ref _draining) : Task.CompletedTask;
+            }
+        }
 
-        public async Task SendLoopAsync(CancellationToken ct)
+        /// <summary>Awaits the send in flight, then sends what queued behind it, then lets go of the socket.</summary>
+        private async Task DrainAsync(ValueTask inFlight)
         {
             try
             {
-                await foreach (var frame in _queue.Reader.ReadAllAsync(ct))
+                await inFlight;
+                while (true)
                 {
-                    await socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, ct);
+                    ReadOnlyMemory<byte> next;
+                    lock (_lock)
+                    {
+                        if (!_queue.TryDequeue(out next))
+                        {
+                            _busy = false;
+                            return;
+                        }
+                    }
+                    await socket.SendAsync(next, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
                 }
             }
             catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)

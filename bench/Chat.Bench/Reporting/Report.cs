@@ -78,16 +78,18 @@ public static class Report
                 $"{Median(group.Select(r => r.ConnectsPerSecond)):0} | {rss} | {cpu} |");
         }
         md.AppendLine();
-        md.AppendLine("| label | Chat via | Chat / raw delivered | Chat / SignalR delivered | Chat p99 − raw p99 (ms) |");
-        md.AppendLine("|---|---|---|---|---|");
+        md.AppendLine("| label | Chat via | Chat / raw delivered | Chat / raw (PUBLISH only) delivered | Chat / SignalR delivered | Chat p99 − raw p99 (ms) |");
+        md.AppendLine("|---|---|---|---|---|---|");
         foreach (var ((label, target), chat) in rows.Where(kv => kv.Key.Target.StartsWith("chat", StringComparison.Ordinal))
                      .OrderBy(kv => kv.Key.Label, StringComparer.Ordinal).ThenBy(kv => kv.Key.Target, StringComparer.Ordinal))
         {
             var via = target == "chat-direct" ? "one replica" : "gateway";
             var raw = rows.TryGetValue((label, "raw"), out var r) ? r : default((double Delivered, double P99)?);
+            var publishOnly = rows.TryGetValue((label, "raw-publish"), out var q) ? q : default((double Delivered, double P99)?);
             var peer = rows.TryGetValue((label, "signalr"), out var p) ? p : default((double Delivered, double P99)?);
             md.AppendLine(CultureInfo.InvariantCulture,
                 $"| {label} | {via} | {(raw is { } a ? (chat.Delivered / a.Delivered).ToString("0.00", CultureInfo.InvariantCulture) : "–")} | " +
+                $"{(publishOnly is { } d ? (chat.Delivered / d.Delivered).ToString("0.00", CultureInfo.InvariantCulture) : "–")} | " +
                 $"{(peer is { } b ? (chat.Delivered / b.Delivered).ToString("0.00", CultureInfo.InvariantCulture) : "–")} | " +
                 $"{(raw is { } c ? (chat.P99 - c.P99).ToString("0.###", CultureInfo.InvariantCulture) : "–")} |");
         }

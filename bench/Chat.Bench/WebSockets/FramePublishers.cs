@@ -16,26 +16,29 @@ public interface IFramePublisher : IAsyncDisposable
 }
 
 /// <summary>
-/// Chat's contract (Chat.Messaging, docs/PROTOCOL.md "Frames on Redis"): for every frame XADD to the generation's
-/// stream with id <c>{seq}-1</c>, refresh the stream's expiry to the replay window, then PUBLISH on the
-/// conversation's channel — pipelined in that order on one connection. Used for Chat and for the raw baseline
-/// alike, so both see the same Redis traffic.
+/// Chat's contract (docs/STREAMING.md, "Writing"), written by Chat's own <see cref="GenerationFramePublisher"/>: for every
+/// frame XADD to the generation's stream with id <c>{seq}-1</c>, then PUBLISH on the conversation's channel, pipelined on
+/// one connection; the stream's expiry is set on the first and the terminal frame, as the runner does for a generation
+/// shorter than a quarter of the replay window. Used for Chat and for the raw baseline alike, so both see the same Redis
+/// traffic — or, with <c>publishOnly</c> (raw only), just the PUBLISH: the least a Redis fan-out needs.
 /// </summary>
-public sealed class RedisFramePublisher(IConnectionMultiplexer redis) : IFramePublisher
+public sealed class RedisFramePublisher(IConnectionMultiplexer redis, bool publishOnly) : IFramePublisher
 {
-    private readonly IDatabase _db = redis.GetDatabase();
+    private readonly GenerationFramePublisher _publisher = new(redis);
 
-    public static async Task<RedisFramePublisher> ConnectAsync(string configuration) =>
-        new(await ConnectionMultiplexer.ConnectAsync(configuration));
+    public static async Task<RedisFramePublisher> ConnectAsync(string configuration, bool publishOnly = false) =>
+        new(await ConnectionMultiplexer.ConnectAsync(configuration), publishOnly);
 
-    public Task PublishAsync(GenerationFrame frame, string json)
+    public async Task PublishAsync(GenerationFrame frame, string json)
     {
-        var stream = RedisKeys.GenerationStream(frame.GenerationId);
-        var add = _db.StreamAddAsync(stream, GenerationStreamSettings.FrameField, json, GenerationStreamSettings.EntryId(frame.Seq),
-            maxLength: GenerationStreamSettings.DefaultMaxLength, useApproximateMaxLength: true);
-        var expire = _db.KeyExpireAsync(stream, GenerationStreamSettings.DefaultReplayWindow);
-        var publish = _db.PublishAsync(RedisKeys.ConversationChannel(frame.ConversationId), json);
-        return Task.WhenAll(add, expire, publish);
+        var expire = frame.Seq == 0 || frame.IsTerminal ? GenerationStreamSettings.DefaultReplayWindow : (TimeSpan?)null;
+        var status = publishOnly
+            ? await _publisher.PublishOnlyAsync(frame.ConversationId, json)
+            : await _publisher.WriteAsync(frame, json, expire, GenerationStreamSettings.DefaultMaxLength);
+        if (status != FrameWriteStatus.Written)
+        {
+            throw new InvalidOperationException($"Frame {frame.Seq} of generation {frame.GenerationId} was not written: {status}.");
+        }
     }
 
     public async ValueTask DisposeAsync() => await redis.DisposeAsync();

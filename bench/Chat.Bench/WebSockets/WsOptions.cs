@@ -8,7 +8,7 @@ public enum WsTarget
     /// <summary>Chat's /ws (through the gateway, or one chat-streaming replica directly).</summary>
     Chat,
 
-    /// <summary>bench/Baselines/RawWs: the machine's limit.</summary>
+    /// <summary>bench/Baselines/RawWs: the strongest simple server (sends inline when the socket is idle).</summary>
     Raw,
 
     /// <summary>bench/Baselines/SignalRPeer: SignalR with the Redis backplane.</summary>
@@ -39,6 +39,12 @@ public sealed record WsOptions
     /// <summary><c>start</c> (a throw-away redis-server), <c>chat</c> (the app host's), or a StackExchange.Redis configuration.</summary>
     public required string Redis { get; init; }
 
+    /// <summary>
+    /// <c>--redis-writes publish</c>: the publisher sends one PUBLISH per frame and no replay stream (raw only), the least
+    /// Redis traffic a fan-out needs; the default (<c>chat</c>) writes Chat's contract, so Redis costs raw what it costs Chat.
+    /// </summary>
+    public bool PublishOnly { get; init; }
+
     public required string ChatDataDirectory { get; init; }
     public int Sockets { get; init; }
     public int PerConversation { get; init; }
@@ -61,8 +67,14 @@ public sealed record WsOptions
 
     public int Conversations => (Sockets + PerConversation - 1) / PerConversation;
 
-    /// <summary>How results name the target: <c>chat</c> (through the gateway), <c>chat-direct</c> (one replica), <c>raw</c>, <c>signalr</c>.</summary>
-    public string TargetName => Target == WsTarget.Chat && Url?.Host == "replica" ? "chat-direct" : Target.ToString().ToLowerInvariant();
+    /// <summary>How results name the target: <c>chat</c> (through the gateway), <c>chat-direct</c> (one replica), <c>raw</c>,
+    /// <c>raw-publish</c> (raw with PUBLISH only), <c>signalr</c>.</summary>
+    public string TargetName => Target switch
+    {
+        WsTarget.Chat when Url?.Host == "replica" => "chat-direct",
+        WsTarget.Raw when PublishOnly => "raw-publish",
+        _ => Target.ToString().ToLowerInvariant(),
+    };
 
     public static WsOptions From(CommandLine cl, bool stepMode)
     {
@@ -94,6 +106,12 @@ public sealed record WsOptions
             SigningKey = cl.OptionalString("signing-key") ?? Environment.GetEnvironmentVariable("CHAT_BENCH_SIGNING_KEY"),
             Users = cl.Int("users", 1, 1, 1_000_000),
             Redis = cl.String("redis", target == WsTarget.Chat ? "chat" : "start"),
+            PublishOnly = cl.String("redis-writes", "chat").ToLowerInvariant() switch
+            {
+                "chat" => false,
+                "publish" => true,
+                var other => throw new UsageException($"--redis-writes must be chat or publish (was '{other}')."),
+            },
             ChatDataDirectory = cl.String("chat-data", Infrastructure.ChatLocalInfrastructure.DefaultDataDirectory()),
             Sockets = cl.Int("sockets", 10, 1, 1_000_000),
             PerConversation = cl.Int("per-conversation", 1, 1, 1_000_000),
@@ -115,6 +133,10 @@ public sealed record WsOptions
         if (options.Target == WsTarget.Chat && string.IsNullOrEmpty(options.SigningKey))
         {
             throw new UsageException("--target chat needs --signing-key (or CHAT_BENCH_SIGNING_KEY): the key the app host was started with.");
+        }
+        if (options.PublishOnly && options.Target != WsTarget.Raw)
+        {
+            throw new UsageException("--redis-writes publish is for --target raw (Chat needs its replay stream; SignalR has its own backplane).");
         }
         if (options.Warmup >= options.Duration)
         {

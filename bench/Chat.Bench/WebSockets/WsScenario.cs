@@ -39,7 +39,7 @@ public sealed class WsScenario(WsOptions options)
         var (serverUrl, serverGroups) = await ResolveServerAsync(redis);
         IFramePublisher publisher = options.Target == WsTarget.SignalR
             ? await SignalRFramePublisher.StartAsync(redis)
-            : await RedisFramePublisher.ConnectAsync(redis);
+            : await RedisFramePublisher.ConnectAsync(redis, options.PublishOnly);
         _owned.Add(publisher);
 
         List<SampledGroup> groups = [.. serverGroups];
