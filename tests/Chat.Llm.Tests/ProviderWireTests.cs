@@ -34,7 +34,7 @@ public sealed class ProviderWireTests : IAsyncLifetime
     }
 
     private static IChatClient Client(
-        string type, Uri? endpoint, string? key = "test-key", string model = "gpt-4o-mini", string idle = "00:00:00.500",
+        string type, Uri? endpoint, string? key = "test-key", string model = "gpt-4o-mini", string idle = "00:00:05",
         string firstToken = "00:00:03", LogCapture? logs = null, TimeProvider? time = null)
     {
         var config = TestConfig.Fast().WithProvider("p", type, endpoint, key, model);
@@ -124,7 +124,7 @@ public sealed class ProviderWireTests : IAsyncLifetime
         _upstream.Enqueue(new StreamReply(["Started"], StreamEnd.Stall));
         var started = DateTime.UtcNow;
 
-        var error = await Assert.ThrowsAsync<LlmException>(() => StreamAsync(Client(ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/")), "gpt-4o-mini"));
+        var error = await Assert.ThrowsAsync<LlmException>(() => StreamAsync(Client(ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/"), idle: "00:00:00.500"), "gpt-4o-mini"));
 
         Assert.Equal(LlmErrorCodes.IdleTimeout, error.Code);
         Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromMilliseconds(400), TimeSpan.FromSeconds(5));
@@ -197,7 +197,7 @@ public sealed class ProviderWireTests : IAsyncLifetime
         Assert.Equal(2, _upstream.Requests);
     }
 
-    private IChatClient ClientOf(string type, string idle = "00:00:00.500", LogCapture? logs = null, TimeProvider? time = null) => type switch
+    private IChatClient ClientOf(string type, string idle = "00:00:05", LogCapture? logs = null, TimeProvider? time = null) => type switch
     {
         ProviderTypes.Anthropic => Client(type, _upstream.BaseUri, model: "claude-test", idle: idle, logs: logs, time: time),
         ProviderTypes.Ollama => Client(type, _upstream.BaseUri, key: null, model: "llama3.2", idle: idle, logs: logs, time: time),
@@ -268,7 +268,8 @@ public sealed class ProviderWireTests : IAsyncLifetime
     public async Task StreamWithoutTextWithinTheFirstTokenTimeoutIsRetried()
     {
         _upstream.Enqueue(new StreamReply([], StreamEnd.Stall));
-        var client = Client(ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/"), firstToken: "00:00:00.300");
+        // 1 s: long enough for the retried attempt's first update on a loaded machine.
+        var client = Client(ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/"), firstToken: "00:00:01");
 
         var (text, _) = await StreamAsync(client, "m");
 
@@ -279,10 +280,11 @@ public sealed class ProviderWireTests : IAsyncLifetime
     [Fact]
     public async Task UpdatesWithoutTextKeepAStreamAlivePastTheFirstTokenTimeout()
     {
-        // A reasoning model thinks before it writes: updates without text for 4 × 150 ms, longer than the first-token
-        // timeout (300 ms) but each well within the idle timeout (500 ms). The first update ends the first-token wait.
-        _upstream.Enqueue(new StreamReply(["", "", "", "", "Thought through"], DelayMs: 150));
-        var client = Client(ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/"), firstToken: "00:00:00.300");
+        // A reasoning model thinks before it writes: updates without text for 4 × 500 ms, longer than the first-token
+        // timeout (1.5 s) but each well within the idle timeout (3 s). The first update (the role, sent at once) ends the
+        // first-token wait. Margins of a second or more: a loaded machine delays the first update by hundreds of ms.
+        _upstream.Enqueue(new StreamReply(["", "", "", "", "Thought through"], DelayMs: 500));
+        var client = Client(ProviderTypes.OpenAI, new Uri(_upstream.BaseUri, "v1/"), idle: "00:00:03", firstToken: "00:00:01.500");
 
         var (text, _) = await StreamAsync(client, "m");
 
@@ -336,7 +338,7 @@ public sealed class ProviderWireTests : IAsyncLifetime
     {
         _upstream.Enqueue(new StreamReply(["Started"], StreamEnd.Stall));
 
-        var error = await Assert.ThrowsAsync<LlmException>(() => StreamAsync(ClientOf(type), "m"));
+        var error = await Assert.ThrowsAsync<LlmException>(() => StreamAsync(ClientOf(type, idle: "00:00:00.500"), "m"));
 
         Assert.Equal(LlmErrorCodes.IdleTimeout, error.Code);
         Assert.Equal(1, _upstream.Requests);

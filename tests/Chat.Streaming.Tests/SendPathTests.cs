@@ -142,6 +142,8 @@ public sealed class SendPathTests : IDisposable
         socket.PeerSends($$"""{"type":"subscribe","id":"s1","conversationId":"{{Guid.NewGuid()}}"}""");
         await WaitUntilAsync(() => socket.Sent.Count == 2);
         Assert.Contains("too_many_subscriptions", socket.Sent[1], StringComparison.Ordinal);
+        // The refusal is sent from inside the span: the span stops just after it.
+        await WaitUntilAsync(() => stopped.Any(a => a.OperationName == "subscribe"));
 
         var span = Assert.Single(stopped, a => a.OperationName == "subscribe" && a.Links.Any(l => l.Context.TraceId == request.TraceId));
         Assert.Equal(default, span.ParentSpanId);
