@@ -15,7 +15,10 @@ public sealed class RedisServerFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _server = await RedisServer.StartAsync();
-        Redis = await ConnectionMultiplexer.ConnectAsync($"{_server.Configuration},abortConnect=true,connectTimeout=1000");
+        // The server already answers PING; the client may still take seconds to connect on a loaded machine, so it keeps
+        // trying (abortConnect=false) and the fixture waits, bounded, until it is connected.
+        Redis = await ConnectionMultiplexer.ConnectAsync($"{_server.Configuration},abortConnect=false,connectTimeout=5000");
+        await RedisServer.WaitUntilAsync(() => Redis.IsConnected, "the fixture's client to connect");
     }
 
     public async Task DisposeAsync()
