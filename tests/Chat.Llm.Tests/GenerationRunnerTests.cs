@@ -531,16 +531,16 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
         Assert.Equal("failed", store.For(job.GenerationId)[^1].Call);
     }
 
-    /// <summary>Measurement: how fast one generation's frames go through Redis when the model is not the bottleneck.</summary>
+    /// <summary>A long, fast generation (thousands of chunks) reaches the stream whole. How fast is for bench/, not for a
+    /// test: the rate is printed, never asserted.</summary>
     [Fact]
-    public async Task RunnerPublishesThousandsOfChunksPerSecond()
+    public async Task ALongFastGenerationReachesTheStreamWhole()
     {
         var config = TestConfig.Fast();
         config["Llm:Local:TokensPerSecond"] = "100000";
         config["Llm:Local:MinReplyTokens"] = "5000";
         config["Llm:Local:MaxOutputTokens"] = "6000";
         await using var host = await LlmHost.StartAsync(config, redis.Redis);
-        await RunAsync(host, Job(host)); // warm-up
         var job = Job(host);
 
         var sw = System.Diagnostics.Stopwatch.StartNew();
@@ -549,9 +549,7 @@ public sealed class GenerationRunnerTests(RedisServerFixture redis, ITestOutputH
 
         Assert.Equal(GenerationStatus.Completed, outcome.Status);
         Assert.True(outcome.ChunkCount >= 5000);
-        var rate = outcome.ChunkCount / sw.Elapsed.TotalSeconds;
-        output.WriteLine($"{outcome.ChunkCount} chunks in {sw.ElapsedMilliseconds} ms = {rate:0} frames/s (XADD+EXPIRE+PUBLISH each)");
-        Assert.True(rate > 1000, $"only {rate:0} frames/s");
+        output.WriteLine($"{outcome.ChunkCount} chunks in {sw.ElapsedMilliseconds} ms (XADD+PUBLISH each)");
         Assert.Equal(outcome.ChunkCount + 2, await redis.Redis.GetDatabase().StreamLengthAsync(RedisKeys.GenerationStream(job.GenerationId)));
     }
 
